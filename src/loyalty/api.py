@@ -1,0 +1,60 @@
+"""All routers. LoyaltyAPI paths are relative to the base URL given to MoySklad: `/loyalty`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+
+from loyalty.audit.router import router as audit_router
+from loyalty.common.error_handlers import ErrorShape, problem_details_shape
+from loyalty.common.schemas import error_responses
+from loyalty.compat.router import COMPAT_ERROR_SHAPES, COMPAT_PREFIX
+from loyalty.compat.router import ROUTERS as COMPAT_ROUTERS
+from loyalty.customers.router import router as customers_router
+from loyalty.giftcards.router import router as giftcards_router
+from loyalty.health.router import router as health_router
+from loyalty.observability.router import router as metrics_router
+from loyalty.operators.router import router as operator_keys_router
+from loyalty.returns.router import router as returns_router
+from loyalty.sales.router import router as sales_router
+from loyalty.settings_page.router import router as settings_page_router
+from loyalty.vendor.router import router as vendor_router
+from loyalty.vouchers.router import router as vouchers_router
+
+LOYALTY_PREFIX = "/loyalty"
+OPERATOR_PREFIX = "/api/v1"
+
+# (router, path prefix, documented error responses). Every router is included directly on the
+# application: FastAPI resolves nested routers on each request, which costs measurable time on
+# the till's hot path (docs/performance.md).
+ROUTES: list[tuple[APIRouter, str, dict[int | str, dict[str, Any]]]] = [
+    (metrics_router, "", {}),
+    (health_router, "", {}),
+    # LoyaltyAPI: paths relative to the base URL given to MoySklad.
+    (customers_router, LOYALTY_PREFIX, error_responses()),
+    (sales_router, LOYALTY_PREFIX, error_responses()),
+    (returns_router, LOYALTY_PREFIX, error_responses()),
+    (giftcards_router, LOYALTY_PREFIX, error_responses()),
+    # The MoySklad solution: Vendor API and the settings page.
+    (vendor_router, "", {}),
+    (settings_page_router, "", {}),
+    # Operator REST API: per-account operator keys, RFC 9457 problem details.
+    (vouchers_router, OPERATOR_PREFIX, {}),
+    (audit_router, OPERATOR_PREFIX, {}),
+    (operator_keys_router, OPERATOR_PREFIX, {}),
+    # Compatibility APIs of other voucher services.
+    *((router, COMPAT_PREFIX, {}) for router in COMPAT_ROUTERS),
+]
+
+
+def include_routes(app: FastAPI) -> None:
+    for router, prefix, responses in ROUTES:
+        app.include_router(router, prefix=prefix, responses=responses)
+
+
+# Error bodies by path prefix; everything else gets MoySklad's envelope.
+ERROR_SHAPES: dict[str, ErrorShape] = {
+    OPERATOR_PREFIX: problem_details_shape,
+    **COMPAT_ERROR_SHAPES,
+}

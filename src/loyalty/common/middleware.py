@@ -1,0 +1,172 @@
+"""Request guards: body size and type (413/415) before parsing, and the answer deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from loyalty.common.error_handlers import shape_for
+from loyalty.common.errors import (
+    DomainError,
+    InvalidRequest,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+)
+from loyalty.observability.pii import mask_text
+
+logger = logging.getLogger("loyalty.requests")
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_NUL_MESSAGE = "Запрос содержит недопустимый символ (NUL). Проверьте данные на кассе."
+
+
+def _has_nul(query_string: bytes) -> bool:
+    return b"%00" in query_string or b"\x00" in query_string
+
+
+class BodyLimitMiddleware:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, json_only_prefixes: tuple[str, ...]
+    ) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.json_only_prefixes = json_only_prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if _has_nul(scope.get("query_string", b"")):
+            await self._refuse(scope, send, InvalidRequest(_NUL_MESSAGE))
+            return
+        if scope["method"] not in _BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        headers = {key.lower(): value for key, value in scope["headers"]}
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            try:
+                too_large = int(declared) > self.max_body_bytes
+            except ValueError:
+                too_large = True
+            if too_large:
+                await self._refuse(scope, send, PayloadTooLarge(self._size_message()))
+                return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                await self._refuse(scope, send, PayloadTooLarge(self._size_message()))
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
+        if b"\\u0000" in body or b"\x00" in body:
+            await self._refuse(scope, send, InvalidRequest(_NUL_MESSAGE))
+            return
+        path: str = scope.get("path", "")
+        if body and path.startswith(self.json_only_prefixes):
+            content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+            if content_type != b"application/json" and not content_type.endswith(b"+json"):
+                await self._refuse(
+                    scope,
+                    send,
+                    UnsupportedMediaType(
+                        "Тело запроса должно быть JSON (Content-Type: application/json)."
+                    ),
+                )
+                return
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    def _size_message(self) -> str:
+        return f"Размер запроса превышает {self.max_body_bytes // 1024} КБ."
+
+    @staticmethod
+    async def _refuse(scope: Scope, send: Send, error: DomainError) -> None:
+        path: str = scope.get("path", "")
+        app = scope.get("app")
+        shapes = getattr(app.state, "error_shapes", None) if app is not None else None
+        body, media_type = shape_for(shapes, path)(error, path)
+        payload = json.dumps(body, ensure_ascii=False).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": error.http_status,
+                "headers": [
+                    (b"content-type", media_type.encode()),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+
+class RequestDeadlineMiddleware:
+    """No answer later than the deadline: past it the till gets a fast 503 to retry (writes are
+    idempotent, so a retry after an unknown outcome is safe). The late request is cancelled and
+    finishes its clean-up (rollback, returning the connection) in the background, so a stalled
+    database cannot hold the answer back."""
+
+    def __init__(self, app: ASGIApp, *, deadline_seconds: float) -> None:
+        self.app = app
+        self.deadline_seconds = deadline_seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        response_started = False
+        expired = False
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal response_started
+            if expired:
+                return
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        task = asyncio.ensure_future(self.app(scope, receive, guarded_send))
+        done, _ = await asyncio.wait({task}, timeout=self.deadline_seconds)
+        if task in done or response_started:
+            await task
+            return
+        expired = True
+        task.cancel()
+        task.add_done_callback(_retrieve_outcome)
+        logger.warning(
+            "request deadline exceeded", extra={"path": mask_text(scope.get("path", ""))}
+        )
+        await BodyLimitMiddleware._refuse(
+            scope,
+            send,
+            ServiceUnavailable("Система лояльности не успела ответить. Повторите операцию."),
+        )
+
+
+def _retrieve_outcome(task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.warning(
+            "late request failed after its deadline",
+            extra={"error_type": type(task.exception()).__name__},
+        )

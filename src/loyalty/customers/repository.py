@@ -1,0 +1,156 @@
+"""Customer storage and look-ups."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loyalty.models import customer
+
+
+def _as_uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+async def find_by_reference(
+    session: AsyncSession, account_id: uuid.UUID, reference: str, *, for_update: bool = False
+) -> Any | None:
+    """`reference` may be the MoySklad id, our id or the till's syncId (in that preference)."""
+    our_id = _as_uuid(reference)
+    matches = [customer.c.moysklad_id == reference, customer.c.sync_id == reference]
+    if our_id is not None:
+        matches.append(customer.c.id == our_id)
+    query = (
+        sa.select(customer)
+        .where(customer.c.account_id == account_id, sa.or_(*matches))
+        .order_by(
+            (customer.c.moysklad_id == reference).desc(),
+            (customer.c.id == our_id).desc() if our_id is not None else sa.literal(0),
+        )
+        .limit(1)
+    )
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).one_or_none()
+
+
+async def find_by_identity(
+    session: AsyncSession, account_id: uuid.UUID, moysklad_id: str | None, sync_id: str | None
+) -> Any | None:
+    matches = []
+    if moysklad_id:
+        matches.append(customer.c.moysklad_id == moysklad_id)
+    if sync_id:
+        matches.append(customer.c.sync_id == sync_id)
+    if not matches:
+        return None
+    query = (
+        sa.select(customer)
+        .where(customer.c.account_id == account_id, sa.or_(*matches))
+        .order_by((customer.c.moysklad_id == moysklad_id).desc() if moysklad_id else sa.literal(0))
+        .limit(1)
+        .with_for_update()
+    )
+    return (await session.execute(query)).one_or_none()
+
+
+async def get(session: AsyncSession, account_id: uuid.UUID, customer_id: uuid.UUID) -> Any | None:
+    return (
+        await session.execute(
+            sa.select(customer).where(
+                customer.c.account_id == account_id, customer.c.id == customer_id
+            )
+        )
+    ).one_or_none()
+
+
+async def insert_if_absent(session: AsyncSession, values: dict[str, Any]) -> uuid.UUID | None:
+    """None when any unique key (MoySklad id, syncId, card number) is already taken."""
+    result = await session.execute(
+        pg_insert(customer).values(**values).on_conflict_do_nothing().returning(customer.c.id)
+    )
+    inserted: uuid.UUID | None = result.scalar_one_or_none()
+    return inserted
+
+
+async def card_owner(
+    session: AsyncSession, account_id: uuid.UUID, card_number: str
+) -> uuid.UUID | None:
+    result = await session.execute(
+        sa.select(customer.c.id).where(
+            customer.c.account_id == account_id, customer.c.card_number == card_number
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def update(
+    session: AsyncSession, account_id: uuid.UUID, customer_id: uuid.UUID, values: dict[str, Any]
+) -> None:
+    await session.execute(
+        sa.update(customer)
+        .where(customer.c.account_id == account_id, customer.c.id == customer_id)
+        .values(**values, updated_at=sa.func.now())
+    )
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def search(
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    *,
+    text: str,
+    phone_index: bytes | None,
+    limit: int,
+) -> list[Any]:
+    """Exact phone, card and e-mail matches first, then case-insensitive name substrings."""
+    lowered = text.lower()
+    exact = [customer.c.card_number == text, sa.func.lower(customer.c.email) == lowered]
+    if phone_index is not None:
+        exact.append(customer.c.phone_index == phone_index)
+    name_match = sa.func.lower(customer.c.name).like(f"%{_escape_like(lowered)}%", escape="\\")
+    conditions = [*exact, name_match] if len(text) >= 2 else exact
+    rank = sa.case((sa.or_(*exact), 0), else_=1)
+    rows = await session.execute(
+        sa.select(customer)
+        .where(customer.c.account_id == account_id, sa.or_(*conditions))
+        .order_by(rank, customer.c.name, customer.c.id)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def find_by_card_or_phone(
+    session: AsyncSession, account_id: uuid.UUID, card_number: str, phone_index: bytes | None
+) -> list[Any]:
+    matches = [customer.c.card_number == card_number]
+    if phone_index is not None:
+        matches.append(customer.c.phone_index == phone_index)
+    rows = await session.execute(
+        sa.select(customer).where(customer.c.account_id == account_id, sa.or_(*matches)).limit(5)
+    )
+    return list(rows)
+
+
+async def erase_personal_data(session: AsyncSession, account_id: uuid.UUID) -> int:
+    """Data retention after an uninstall: every personal column (names, contacts, card numbers,
+    birth dates, whatever the schema holds) is cleared; MoySklad ids and balances stay, as the
+    ledger (an accounting record) does."""
+    kept = {"account_id", "id", "moysklad_id", "sync_id", "verified", "created_at", "updated_at"}
+    erased = {column.name: None for column in customer.columns if column.name not in kept}
+    result = await session.execute(
+        sa.update(customer)
+        .where(customer.c.account_id == account_id)
+        .values(**erased, updated_at=sa.func.now())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

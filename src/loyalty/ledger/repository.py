@@ -1,0 +1,370 @@
+"""Ledger SQL. Only `ledger.service` calls these; nothing else writes ledger rows."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loyalty.ledger.schemas import (
+    Balance,
+    Entry,
+    LedgerLine,
+    Lot,
+    LotDraw,
+    LotTerms,
+    TransactionHeader,
+)
+from loyalty.models import (
+    customer_balance,
+    ledger_entry,
+    ledger_transaction,
+    points_lot,
+    points_lot_movement,
+)
+from loyalty.observability.metrics import note_ledger_transaction
+
+_BALANCE_COLUMNS = (
+    customer_balance.c.available_points,
+    customer_balance.c.pending_points,
+    customer_balance.c.debt_points,
+    customer_balance.c.next_maturity_at,
+)
+
+
+def _balance(row: Any) -> Balance:
+    return Balance(
+        available_points=row.available_points,
+        pending_points=row.pending_points,
+        debt_points=row.debt_points,
+        next_maturity_at=row.next_maturity_at,
+    )
+
+
+async def insert_balance(
+    session: AsyncSession, account_id: uuid.UUID, customer_id: uuid.UUID
+) -> None:
+    await session.execute(
+        pg_insert(customer_balance)
+        .values(account_id=account_id, customer_id=customer_id)
+        .on_conflict_do_nothing()
+    )
+
+
+async def get_balance(
+    session: AsyncSession, account_id: uuid.UUID, customer_id: uuid.UUID
+) -> Balance | None:
+    row = (
+        await session.execute(
+            sa.select(*_BALANCE_COLUMNS).where(
+                customer_balance.c.account_id == account_id,
+                customer_balance.c.customer_id == customer_id,
+            )
+        )
+    ).one_or_none()
+    return None if row is None else _balance(row)
+
+
+async def lock_balance(
+    session: AsyncSession, account_id: uuid.UUID, customer_id: uuid.UUID
+) -> Balance | None:
+    """The customer's write lock: every ledger or lot change for a customer happens under it."""
+    row = (
+        await session.execute(
+            sa.select(*_BALANCE_COLUMNS)
+            .where(
+                customer_balance.c.account_id == account_id,
+                customer_balance.c.customer_id == customer_id,
+            )
+            .with_for_update()
+        )
+    ).one_or_none()
+    return None if row is None else _balance(row)
+
+
+async def set_next_maturity(
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    customer_id: uuid.UUID,
+    next_maturity_at: datetime | None,
+) -> None:
+    await session.execute(
+        sa.update(customer_balance)
+        .where(
+            customer_balance.c.account_id == account_id,
+            customer_balance.c.customer_id == customer_id,
+        )
+        .values(next_maturity_at=next_maturity_at)
+    )
+
+
+async def live_lots(
+    session: AsyncSession, account_id: uuid.UUID, customer_id: uuid.UUID
+) -> list[Lot]:
+    rows = await session.execute(
+        sa.select(
+            points_lot.c.id,
+            points_lot.c.state,
+            points_lot.c.remaining_points,
+            points_lot.c.activates_at,
+            points_lot.c.expires_at,
+        ).where(
+            points_lot.c.account_id == account_id,
+            points_lot.c.customer_id == customer_id,
+            points_lot.c.state != "closed",
+        )
+    )
+    return [
+        Lot(row.id, row.state, row.remaining_points, row.activates_at, row.expires_at)
+        for row in rows
+    ]
+
+
+async def claim_transaction(session: AsyncSession, header: TransactionHeader) -> int | None:
+    """INSERT … ON CONFLICT DO NOTHING: a concurrent duplicate waits on the unique key, then
+    sees the winner's row and gets None."""
+    result = await session.execute(
+        pg_insert(ledger_transaction)
+        .values(
+            account_id=header.account_id,
+            kind=header.kind.value,
+            idempotency_key=header.idempotency_key,
+            customer_id=header.customer_id,
+            document_kind=header.document_kind,
+            document_id=header.document_id,
+            reverses_transaction_id=header.reverses_transaction_id,
+            reason=header.reason,
+            actor=header.actor,
+            effective_at=header.effective_at,
+        )
+        .on_conflict_do_nothing(index_elements=["account_id", "idempotency_key"])
+        .returning(ledger_transaction.c.id)
+    )
+    claimed: int | None = result.scalar_one_or_none()
+    if claimed is not None:
+        note_ledger_transaction(session, header.kind.value)
+    return claimed
+
+
+async def find_transaction(session: AsyncSession, account_id: uuid.UUID, key: str) -> Any | None:
+    return (
+        await session.execute(
+            sa.select(ledger_transaction).where(
+                ledger_transaction.c.account_id == account_id,
+                ledger_transaction.c.idempotency_key == key,
+            )
+        )
+    ).one_or_none()
+
+
+async def transaction_entries(
+    session: AsyncSession, account_id: uuid.UUID, transaction_id: int
+) -> list[Any]:
+    rows = await session.execute(
+        sa.select(
+            ledger_entry.c.bucket, ledger_entry.c.amount_points, ledger_entry.c.customer_id
+        ).where(
+            ledger_entry.c.account_id == account_id, ledger_entry.c.transaction_id == transaction_id
+        )
+    )
+    return list(rows)
+
+
+async def insert_entries(
+    session: AsyncSession, account_id: uuid.UUID, transaction_id: int, entries: list[Entry]
+) -> None:
+    await session.execute(
+        sa.insert(ledger_entry),
+        [
+            {
+                "account_id": account_id,
+                "transaction_id": transaction_id,
+                "bucket": entry.bucket.value,
+                "customer_id": entry.customer_id,
+                "amount_points": entry.amount_points,
+            }
+            for entry in entries
+        ],
+    )
+
+
+async def apply_draws(
+    session: AsyncSession, account_id: uuid.UUID, transaction_id: int, draws: list[LotDraw]
+) -> None:
+    if not draws:
+        return
+    values = sa.values(
+        sa.column("lot_id", sa.BigInteger), sa.column("take", sa.BigInteger), name="draw"
+    ).data([(draw.lot_id, draw.points) for draw in draws])
+    await session.execute(
+        sa.update(points_lot)
+        .where(points_lot.c.account_id == account_id, points_lot.c.id == values.c.lot_id)
+        .values(
+            remaining_points=points_lot.c.remaining_points - values.c.take,
+            state=sa.case(
+                (points_lot.c.remaining_points - values.c.take == 0, "closed"),
+                else_=points_lot.c.state,
+            ),
+        )
+    )
+    await insert_movements(
+        session, account_id, transaction_id, [(draw.lot_id, -draw.points) for draw in draws]
+    )
+
+
+async def insert_movements(
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    transaction_id: int,
+    movements: list[tuple[int, int]],
+) -> None:
+    await session.execute(
+        sa.insert(points_lot_movement),
+        [
+            {
+                "account_id": account_id,
+                "transaction_id": transaction_id,
+                "lot_id": lot_id,
+                "amount_points": amount,
+            }
+            for lot_id, amount in movements
+        ],
+    )
+
+
+async def insert_lot(
+    session: AsyncSession,
+    *,
+    account_id: uuid.UUID,
+    customer_id: uuid.UUID,
+    transaction_id: int,
+    points: int,
+    state: str,
+    terms: LotTerms,
+) -> int:
+    result = await session.execute(
+        sa.insert(points_lot)
+        .values(
+            account_id=account_id,
+            customer_id=customer_id,
+            transaction_id=transaction_id,
+            amount_points=points,
+            remaining_points=points,
+            state=state,
+            activates_at=terms.activates_at,
+            expires_at=terms.expires_at,
+        )
+        .returning(points_lot.c.id)
+    )
+    return int(result.scalar_one())
+
+
+async def activate_lot(session: AsyncSession, account_id: uuid.UUID, lot_id: int) -> None:
+    await session.execute(
+        sa.update(points_lot)
+        .where(
+            points_lot.c.account_id == account_id,
+            points_lot.c.id == lot_id,
+            points_lot.c.state == "pending",
+        )
+        .values(state="active")
+    )
+
+
+async def lots_created_by(
+    session: AsyncSession, account_id: uuid.UUID, transaction_id: int
+) -> list[int]:
+    rows = await session.execute(
+        sa.select(points_lot.c.id)
+        .where(points_lot.c.account_id == account_id, points_lot.c.transaction_id == transaction_id)
+        .order_by(points_lot.c.id)
+    )
+    return [row.id for row in rows]
+
+
+async def expired_from_lots_of(
+    session: AsyncSession, account_id: uuid.UUID, transaction_id: int
+) -> int:
+    """Points that expired from the lots a transaction created."""
+    result = await session.execute(
+        sa.select(sa.func.coalesce(-sa.func.sum(points_lot_movement.c.amount_points), 0))
+        .select_from(
+            points_lot_movement.join(
+                points_lot,
+                sa.and_(
+                    points_lot.c.account_id == points_lot_movement.c.account_id,
+                    points_lot.c.id == points_lot_movement.c.lot_id,
+                ),
+            ).join(
+                ledger_transaction,
+                sa.and_(
+                    ledger_transaction.c.account_id == points_lot_movement.c.account_id,
+                    ledger_transaction.c.id == points_lot_movement.c.transaction_id,
+                ),
+            )
+        )
+        .where(
+            points_lot.c.account_id == account_id,
+            points_lot.c.transaction_id == transaction_id,
+            ledger_transaction.c.kind == "expiry",
+        )
+    )
+    return int(result.scalar_one())
+
+
+async def drawn_lot_expiries(
+    session: AsyncSession, account_id: uuid.UUID, transaction_id: int
+) -> list[datetime | None]:
+    """Expiry dates of the lots a transaction drew from (to give refunded points the same life)."""
+    rows = await session.execute(
+        sa.select(points_lot.c.expires_at)
+        .select_from(
+            points_lot_movement.join(
+                points_lot,
+                sa.and_(
+                    points_lot.c.account_id == points_lot_movement.c.account_id,
+                    points_lot.c.id == points_lot_movement.c.lot_id,
+                ),
+            )
+        )
+        .where(
+            points_lot_movement.c.account_id == account_id,
+            points_lot_movement.c.transaction_id == transaction_id,
+            points_lot_movement.c.amount_points < 0,
+        )
+    )
+    return [row.expires_at for row in rows]
+
+
+async def history(
+    session: AsyncSession, account_id: uuid.UUID, customer_id: uuid.UUID, limit: int
+) -> list[LedgerLine]:
+    rows = await session.execute(
+        sa.select(
+            ledger_entry.c.transaction_id,
+            ledger_transaction.c.kind,
+            ledger_transaction.c.created_at,
+            ledger_transaction.c.effective_at,
+            ledger_entry.c.bucket,
+            ledger_entry.c.amount_points,
+            ledger_entry.c.balance_after_points,
+            ledger_transaction.c.reason,
+        )
+        .select_from(
+            ledger_entry.join(
+                ledger_transaction,
+                sa.and_(
+                    ledger_transaction.c.account_id == ledger_entry.c.account_id,
+                    ledger_transaction.c.id == ledger_entry.c.transaction_id,
+                ),
+            )
+        )
+        .where(ledger_entry.c.account_id == account_id, ledger_entry.c.customer_id == customer_id)
+        .order_by(ledger_entry.c.id.desc())
+        .limit(limit)
+    )
+    return [LedgerLine(*row) for row in rows]

@@ -1,0 +1,527 @@
+"""The only writer of the points ledger.
+
+Rules every function here keeps:
+- a customer's ledger, lots and balance change only under that customer's row lock
+  (`lock_customer`), and the lock is taken before anything is computed;
+- every change is one balanced transaction with a unique idempotency key;
+- activations and expiries that fell due are posted before anything else is decided, so a
+  balance is never spent after it expired;
+- services never commit: the request (or job) that called us owns the transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loyalty.ledger import repository, rules
+from loyalty.ledger.errors import InsufficientPoints, LedgerKeyReused
+from loyalty.ledger.schemas import (
+    Balance,
+    Bucket,
+    Entry,
+    LedgerLine,
+    Lot,
+    LotDraw,
+    LotTerms,
+    ReversalResult,
+    SalePostingResult,
+    TransactionHeader,
+    TransactionKind,
+)
+
+
+@dataclass
+class LockedCustomer:
+    """A customer whose balance row is locked for the current transaction."""
+
+    account_id: uuid.UUID
+    customer_id: uuid.UUID
+    balance: Balance
+    _lots: list[Lot] | None = field(default=None, repr=False)
+
+    async def lots(self, session: AsyncSession) -> list[Lot]:
+        if self._lots is None:
+            self._lots = await repository.live_lots(session, self.account_id, self.customer_id)
+        return self._lots
+
+
+async def open_customer(
+    session: AsyncSession, account_id: uuid.UUID, customer_id: uuid.UUID
+) -> None:
+    await repository.insert_balance(session, account_id, customer_id)
+
+
+async def read_balance(
+    session: AsyncSession, account_id: uuid.UUID, customer_id: uuid.UUID, now: datetime
+) -> Balance | None:
+    """Lock-free read, exact as of `now` even if due activations/expiries are not posted yet."""
+    stored = await repository.get_balance(session, account_id, customer_id)
+    if stored is None or stored.next_maturity_at is None or stored.next_maturity_at > now:
+        return stored
+    lots = await repository.live_lots(session, account_id, customer_id)
+    return rules.effective_balance(stored, lots, now)
+
+
+async def lock_customer(
+    session: AsyncSession, account_id: uuid.UUID, customer_id: uuid.UUID, now: datetime
+) -> LockedCustomer:
+    stored = await repository.lock_balance(session, account_id, customer_id)
+    if stored is None:
+        raise LookupError(f"customer {customer_id} has no balance row")
+    locked = LockedCustomer(account_id, customer_id, stored)
+    if stored.next_maturity_at is not None and stored.next_maturity_at <= now:
+        await _post_maturities(session, locked, now)
+    return locked
+
+
+async def _post_maturities(session: AsyncSession, locked: LockedCustomer, now: datetime) -> None:
+    """Post the activations and expiries that fell due (one transaction per lot, keyed by lot,
+    so two processes can never post the same maturity twice)."""
+    lots = await locked.lots(session)
+    available, pending = locked.balance.available_points, locked.balance.pending_points
+    survivors: list[Lot] = []
+    for lot in sorted(lots, key=lambda item: item.id):
+        expired = lot.expires_at is not None and lot.expires_at <= now
+        if expired:
+            bucket = Bucket.pending if lot.state == "pending" else Bucket.available
+            assert lot.expires_at is not None
+            transaction_id = await repository.claim_transaction(
+                session,
+                TransactionHeader(
+                    account_id=locked.account_id,
+                    kind=TransactionKind.expiry,
+                    idempotency_key=f"expiry:{lot.id}",
+                    customer_id=locked.customer_id,
+                    effective_at=lot.expires_at,
+                ),
+            )
+            if transaction_id is not None and lot.remaining_points > 0:
+                await repository.insert_entries(
+                    session,
+                    locked.account_id,
+                    transaction_id,
+                    [
+                        Entry(Bucket.expired, lot.remaining_points, None),
+                        Entry(bucket, -lot.remaining_points, locked.customer_id),
+                    ],
+                )
+                await repository.apply_draws(
+                    session,
+                    locked.account_id,
+                    transaction_id,
+                    [LotDraw(lot.id, bucket, lot.remaining_points)],
+                )
+                if bucket is Bucket.pending:
+                    pending -= lot.remaining_points
+                else:
+                    available -= lot.remaining_points
+            continue
+        if lot.state == "pending" and lot.activates_at <= now:
+            transaction_id = await repository.claim_transaction(
+                session,
+                TransactionHeader(
+                    account_id=locked.account_id,
+                    kind=TransactionKind.activation,
+                    idempotency_key=f"activation:{lot.id}",
+                    customer_id=locked.customer_id,
+                    effective_at=lot.activates_at,
+                ),
+            )
+            if transaction_id is not None:
+                await repository.insert_entries(
+                    session,
+                    locked.account_id,
+                    transaction_id,
+                    [
+                        Entry(Bucket.available, lot.remaining_points, locked.customer_id),
+                        Entry(Bucket.pending, -lot.remaining_points, locked.customer_id),
+                    ],
+                )
+                await repository.activate_lot(session, locked.account_id, lot.id)
+                pending -= lot.remaining_points
+                available += lot.remaining_points
+            survivors.append(
+                Lot(lot.id, "active", lot.remaining_points, lot.activates_at, lot.expires_at)
+            )
+            continue
+        survivors.append(lot)
+    next_maturity_at = rules.next_maturity(survivors)
+    await repository.set_next_maturity(
+        session, locked.account_id, locked.customer_id, next_maturity_at
+    )
+    locked._lots = survivors
+    locked.balance = Balance(available, pending, locked.balance.debt_points, next_maturity_at)
+
+
+async def _advance_next_maturity(
+    session: AsyncSession, locked: LockedCustomer, moment: datetime | None
+) -> None:
+    if moment is None:
+        return
+    current = locked.balance.next_maturity_at
+    if current is None or moment < current:
+        await repository.set_next_maturity(session, locked.account_id, locked.customer_id, moment)
+        locked.balance = Balance(
+            locked.balance.available_points,
+            locked.balance.pending_points,
+            locked.balance.debt_points,
+            moment,
+        )
+
+
+def _lot_maturity(state: str, terms: LotTerms) -> datetime | None:
+    return terms.activates_at if state == "pending" else terms.expires_at
+
+
+async def _credit(
+    session: AsyncSession,
+    locked: LockedCustomer,
+    transaction_id: int,
+    points: int,
+    terms: LotTerms,
+    now: datetime,
+    source: Bucket,
+) -> tuple[list[Entry], int]:
+    """Entries for points coming to the customer from `source`: debt is repaid first, the
+    rest becomes a lot (pending until `terms.activates_at`). Updates `locked.balance`."""
+    balance = locked.balance
+    repaid = min(points, balance.debt_points)
+    rest = points - repaid
+    entries: list[Entry] = [Entry(source, -points, None)]
+    if repaid:
+        entries.append(Entry(Bucket.debt, repaid, locked.customer_id))
+    available, pending = balance.available_points, balance.pending_points
+    if rest:
+        state = "pending" if terms.activates_at > now else "active"
+        bucket = Bucket.pending if state == "pending" else Bucket.available
+        entries.append(Entry(bucket, rest, locked.customer_id))
+        lot_id = await repository.insert_lot(
+            session,
+            account_id=locked.account_id,
+            customer_id=locked.customer_id,
+            transaction_id=transaction_id,
+            points=rest,
+            state=state,
+            terms=terms,
+        )
+        if locked._lots is not None:
+            locked._lots.append(Lot(lot_id, state, rest, terms.activates_at, terms.expires_at))
+        if state == "pending":
+            pending += rest
+        else:
+            available += rest
+        await _advance_next_maturity(session, locked, _lot_maturity(state, terms))
+    locked.balance = Balance(
+        available, pending, balance.debt_points - repaid, locked.balance.next_maturity_at
+    )
+    return entries, repaid
+
+
+async def post_sale(
+    session: AsyncSession,
+    locked: LockedCustomer,
+    *,
+    spend_points: int,
+    earn_points: int,
+    earn_terms: LotTerms,
+    idempotency_key: str,
+    sale_id: int,
+    now: datetime,
+) -> SalePostingResult:
+    """Spend (soonest-expiring lots first) and earn for one sale, as one transaction."""
+    if spend_points > locked.balance.available_points:
+        raise InsufficientPoints(
+            available_points=locked.balance.available_points,
+            requested_points=spend_points,
+            parameter="bonusProgram.bonusValueToSpend",
+        )
+    if spend_points == 0 and earn_points == 0:
+        return SalePostingResult(None, 0, 0, 0, locked.balance)
+    transaction_id = await repository.claim_transaction(
+        session,
+        TransactionHeader(
+            account_id=locked.account_id,
+            kind=TransactionKind.sale,
+            idempotency_key=idempotency_key,
+            customer_id=locked.customer_id,
+            effective_at=now,
+            document_kind="sale",
+            document_id=sale_id,
+        ),
+    )
+    if transaction_id is None:
+        # The sale row's own unique key is claimed first, so this is a broken invariant.
+        raise LedgerKeyReused(idempotency_key)
+    entries: list[Entry] = []
+    if spend_points:
+        draws, unpaid = rules.draw_from_lots(await locked.lots(session), spend_points, now)
+        if unpaid:
+            raise InsufficientPoints(
+                available_points=spend_points - unpaid,
+                requested_points=spend_points,
+                parameter="bonusProgram.bonusValueToSpend",
+            )
+        await repository.apply_draws(session, locked.account_id, transaction_id, draws)
+        entries += [
+            Entry(Bucket.redeemed, spend_points, None),
+            Entry(Bucket.available, -spend_points, locked.customer_id),
+        ]
+        locked.balance = Balance(
+            locked.balance.available_points - spend_points,
+            locked.balance.pending_points,
+            locked.balance.debt_points,
+            locked.balance.next_maturity_at,
+        )
+    repaid = 0
+    if earn_points:
+        earn_entries, repaid = await _credit(
+            session, locked, transaction_id, earn_points, earn_terms, now, Bucket.issued
+        )
+        entries += earn_entries
+    await repository.insert_entries(
+        session, locked.account_id, transaction_id, _credits_first(entries)
+    )
+    return SalePostingResult(transaction_id, spend_points, earn_points, repaid, locked.balance)
+
+
+def _credits_first(entries: list[Entry]) -> list[Entry]:
+    """Insert increases before decreases so no running balance dips below zero mid-transaction."""
+    return sorted(entries, key=lambda entry: entry.amount_points < 0)
+
+
+async def post_reversal(
+    session: AsyncSession,
+    locked: LockedCustomer,
+    *,
+    refund_spent_points: int,
+    reclaim_earned_points: int,
+    sale_transaction_id: int | None,
+    previously_forgiven_points: int,
+    fallback_refund_terms: LotTerms,
+    idempotency_key: str,
+    return_id: int,
+    now: datetime,
+) -> ReversalResult:
+    """Give back spent points and take back earned ones for a return.
+
+    Refunded points keep the life of the points they replace; if that life is over they are
+    recorded straight as expired. Earned points are taken back per `rules.reclaim_from_lots`:
+    the sale's own lot, then forgiveness for what of it already expired, then other points,
+    then debt that later credits repay.
+    """
+    lots = await locked.lots(session)
+    preferred: list[int] = []
+    forgivable = 0
+    if reclaim_earned_points and sale_transaction_id is not None:
+        preferred = await repository.lots_created_by(
+            session, locked.account_id, sale_transaction_id
+        )
+        expired = await repository.expired_from_lots_of(
+            session, locked.account_id, sale_transaction_id
+        )
+        forgivable = expired - previously_forgiven_points
+    refund_terms = (
+        await _refund_terms(
+            session, locked.account_id, sale_transaction_id, fallback_refund_terms, now
+        )
+        if refund_spent_points
+        else fallback_refund_terms
+    )
+    refund_is_expired = refund_terms.expires_at is not None and refund_terms.expires_at <= now
+    reclaim = rules.reclaim_from_lots(lots, reclaim_earned_points, preferred, forgivable, now)
+    collected = reclaim_earned_points - reclaim.forgiven_points
+    if refund_spent_points == 0 and collected == 0:
+        return ReversalResult(
+            None, 0, reclaim_earned_points, reclaim.forgiven_points, 0, locked.balance
+        )
+    transaction_id = await repository.claim_transaction(
+        session,
+        TransactionHeader(
+            account_id=locked.account_id,
+            kind=TransactionKind.sales_return,
+            idempotency_key=idempotency_key,
+            customer_id=locked.customer_id,
+            effective_at=now,
+            document_kind="return",
+            document_id=return_id,
+            reverses_transaction_id=sale_transaction_id,
+        ),
+    )
+    if transaction_id is None:
+        raise LedgerKeyReused(idempotency_key)
+    entries: list[Entry] = []
+    if refund_spent_points and refund_is_expired:
+        entries += [
+            Entry(Bucket.expired, refund_spent_points, None),
+            Entry(Bucket.redeemed, -refund_spent_points, None),
+        ]
+    elif refund_spent_points:
+        refund_entries, _ = await _credit(
+            session, locked, transaction_id, refund_spent_points, refund_terms, now, Bucket.redeemed
+        )
+        entries += refund_entries
+        # Recompute: the refund may have repaid debt or added a lot the reclaim can draw from.
+        reclaim = rules.reclaim_from_lots(
+            await locked.lots(session), reclaim_earned_points, preferred, forgivable, now
+        )
+    if collected:
+        taken: dict[Bucket, int] = defaultdict(int)
+        for draw in reclaim.draws:
+            taken[draw.bucket] += draw.points
+        entries.append(Entry(Bucket.issued, collected, None))
+        entries += [
+            Entry(bucket, -points, locked.customer_id) for bucket, points in taken.items() if points
+        ]
+        if reclaim.debt_points:
+            entries.append(Entry(Bucket.debt, -reclaim.debt_points, locked.customer_id))
+        await repository.apply_draws(session, locked.account_id, transaction_id, reclaim.draws)
+    await repository.insert_entries(
+        session, locked.account_id, transaction_id, _credits_first(entries)
+    )
+    balance = await repository.get_balance(session, locked.account_id, locked.customer_id)
+    assert balance is not None
+    locked.balance = balance
+    locked._lots = None
+    return ReversalResult(
+        transaction_id,
+        refund_spent_points,
+        reclaim_earned_points,
+        reclaim.forgiven_points,
+        reclaim.debt_points,
+        balance,
+    )
+
+
+async def _refund_terms(
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    sale_transaction_id: int | None,
+    fallback: LotTerms,
+    now: datetime,
+) -> LotTerms:
+    """Refunded points keep the life of the points they replace: the latest expiry among the
+    lots the sale drew from (no expiry if any of them had none), so a return never renews old
+    points."""
+    if sale_transaction_id is None:
+        return fallback
+    expiries = await repository.drawn_lot_expiries(session, account_id, sale_transaction_id)
+    if not expiries:
+        return fallback
+    if any(expiry is None for expiry in expiries):
+        return LotTerms(activates_at=now, expires_at=None)
+    return LotTerms(
+        activates_at=now, expires_at=max(expiry for expiry in expiries if expiry is not None)
+    )
+
+
+async def credit(
+    session: AsyncSession,
+    locked: LockedCustomer,
+    *,
+    kind: TransactionKind,
+    points: int,
+    terms: LotTerms,
+    idempotency_key: str,
+    now: datetime,
+    reason: str | None = None,
+    actor: str | None = None,
+) -> int | None:
+    """Issue points outside a sale (welcome bonus, manual credit). Returns None on a replay."""
+    assert points > 0
+    source = Bucket.adjustment if kind is TransactionKind.adjustment else Bucket.issued
+    transaction_id = await repository.claim_transaction(
+        session,
+        TransactionHeader(
+            account_id=locked.account_id,
+            kind=kind,
+            idempotency_key=idempotency_key,
+            customer_id=locked.customer_id,
+            effective_at=now,
+            reason=reason,
+            actor=actor,
+        ),
+    )
+    if transaction_id is None:
+        await _check_replay(session, locked, idempotency_key, points)
+        return None
+    entries, _ = await _credit(session, locked, transaction_id, points, terms, now, source)
+    await repository.insert_entries(
+        session, locked.account_id, transaction_id, _credits_first(entries)
+    )
+    return transaction_id
+
+
+async def debit(
+    session: AsyncSession,
+    locked: LockedCustomer,
+    *,
+    points: int,
+    idempotency_key: str,
+    now: datetime,
+    reason: str | None = None,
+    actor: str | None = None,
+) -> int | None:
+    """Remove available points by hand (soonest-expiring first). Returns None on a replay."""
+    assert points > 0
+    transaction_id = await repository.claim_transaction(
+        session,
+        TransactionHeader(
+            account_id=locked.account_id,
+            kind=TransactionKind.adjustment,
+            idempotency_key=idempotency_key,
+            customer_id=locked.customer_id,
+            effective_at=now,
+            reason=reason,
+            actor=actor,
+        ),
+    )
+    if transaction_id is None:
+        await _check_replay(session, locked, idempotency_key, -points)
+        return None
+    if points > locked.balance.available_points:
+        raise InsufficientPoints(
+            available_points=locked.balance.available_points, requested_points=points
+        )
+    draws, unpaid = rules.draw_from_lots(await locked.lots(session), points, now)
+    assert unpaid == 0, "lots disagree with the available balance"
+    await repository.apply_draws(session, locked.account_id, transaction_id, draws)
+    await repository.insert_entries(
+        session,
+        locked.account_id,
+        transaction_id,
+        [
+            Entry(Bucket.adjustment, points, None),
+            Entry(Bucket.available, -points, locked.customer_id),
+        ],
+    )
+    locked.balance = Balance(
+        locked.balance.available_points - points,
+        locked.balance.pending_points,
+        locked.balance.debt_points,
+        locked.balance.next_maturity_at,
+    )
+    return transaction_id
+
+
+async def _check_replay(
+    session: AsyncSession, locked: LockedCustomer, key: str, signed_points: int
+) -> None:
+    stored = await repository.find_transaction(session, locked.account_id, key)
+    assert stored is not None
+    entries = await repository.transaction_entries(session, locked.account_id, stored.id)
+    customer_delta = sum(
+        entry.amount_points for entry in entries if entry.customer_id == locked.customer_id
+    )
+    if stored.customer_id != locked.customer_id or customer_delta != signed_points:
+        raise LedgerKeyReused(key)
+
+
+async def history(
+    session: AsyncSession, account_id: uuid.UUID, customer_id: uuid.UUID, limit: int = 20
+) -> list[LedgerLine]:
+    return await repository.history(session, account_id, customer_id, limit)

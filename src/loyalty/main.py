@@ -1,0 +1,67 @@
+"""Application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from loyalty import __version__
+from loyalty.api import ERROR_SHAPES, LOYALTY_PREFIX, include_routes
+from loyalty.common import crypto
+from loyalty.common.clock import Clock
+from loyalty.common.error_handlers import install_error_handlers
+from loyalty.common.middleware import BodyLimitMiddleware, RequestDeadlineMiddleware
+from loyalty.common.openapi import install_openapi
+from loyalty.config import Settings, load_settings
+from loyalty.db.engine import make_engine, make_sessionmaker
+from loyalty.db.migrate import resolve_database_url
+from loyalty.observability.metrics import observe_worker
+from loyalty.observability.middleware import ObservedFastAPI
+from loyalty.tasks.lifespan import solution_lifespan
+from loyalty.verification.senders import make_sender
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    settings = resolve_database_url(settings or load_settings())
+    crypto.install(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.code_sender = make_sender(settings)
+        stop_observing = observe_worker(engine, settings)
+        try:
+            async with solution_lifespan(app, settings):
+                yield
+        finally:
+            await app.state.code_sender.aclose()
+            await engine.dispose()
+            stop_observing()
+
+    app = ObservedFastAPI(
+        title="Loyalty provider for MoySklad",
+        version=__version__,
+        description=(
+            "MoySklad LoyaltyAPI 1.0 on an exact, idempotent PostgreSQL bonus-points ledger."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.access_log = settings.ACCESS_LOG
+    app.state.clock = clock or Clock()
+    install_error_handlers(app, ERROR_SHAPES)
+    install_openapi(app)
+    include_routes(app)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body_bytes=settings.MAX_BODY_BYTES,
+        json_only_prefixes=(LOYALTY_PREFIX,),
+    )
+    app.add_middleware(
+        RequestDeadlineMiddleware, deadline_seconds=settings.REQUEST_DEADLINE_SECONDS
+    )
+    return app

@@ -1,0 +1,447 @@
+"""Sales at the till: price a receipt (read-only), send a spending code, commit the sale."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loyalty.accounts.schemas import AccountContext
+from loyalty.common.idempotency import fallback_document_key, request_hash
+from loyalty.common.money import (
+    allocate_proportionally,
+    line_sum_minor,
+    minor_to_roubles,
+    roubles_to_minor,
+)
+from loyalty.common.plural import points_phrase
+from loyalty.config import Settings
+from loyalty.customers import service as customers_service
+from loyalty.customers.errors import CustomerNotFound
+from loyalty.customers.schemas import CustomerFields
+from loyalty.giftcards import service as giftcards_service
+from loyalty.ledger import service as ledger_service
+from loyalty.ledger.schemas import Balance
+from loyalty.program.rules import earning_terms, render_receipt_text
+from loyalty.program.schemas import ProgramSettings
+from loyalty.sales import pricing, repository
+from loyalty.sales.errors import (
+    DiscountedPriceAbovePrice,
+    FractionalPoints,
+    SaleAlreadyRecordedWithDifferentContent,
+    SpendAboveProgramLimit,
+    SpendNotReflectedInReceipt,
+    SpendWithoutCustomer,
+    TooManyPositions,
+)
+from loyalty.sales.schemas import (
+    AgentRef,
+    PositionIn,
+    PositionOut,
+    RecalcBonusProgramOut,
+    RecalcRequest,
+    RecalcResponse,
+    SaleCreate,
+    SpendCodeRequest,
+)
+from loyalty.verification import service as verification_service
+from loyalty.verification.senders import CodeSender
+from loyalty.verification.service import IssuedCode
+from loyalty.vouchers import service as vouchers_service
+from loyalty.vouchers.errors import VoucherNotInReceipt, roubles
+from loyalty.vouchers.schemas import Stacking, VoucherChoice
+from loyalty.vouchers.service import Actor
+
+DEFAULT_RECEIPT_TEXT = "Баллов на счёте после покупки: {balance_after}"
+
+
+def _agent_fields(agent: AgentRef | None) -> CustomerFields | None:
+    if agent is None:
+        return None
+    data = agent.model_dump(exclude={"meta"}, exclude_none=True)
+    try:
+        return CustomerFields.model_validate(data)
+    except ValueError:
+        # A malformed optional field must not cost the cashier the sale.
+        return CustomerFields(name=agent.name)
+
+
+def _pricing_lines(positions: list[PositionIn]) -> list[pricing.PricingLine]:
+    return [
+        pricing.PricingLine(
+            quantity=position.quantity,
+            price_minor=roubles_to_minor(position.price),
+            serial_count=len(position.sn or []),
+        )
+        for position in positions
+    ]
+
+
+def _check_position_count(count: int, settings: Settings) -> None:
+    if count > settings.MAX_POSITIONS:
+        raise TooManyPositions(settings.MAX_POSITIONS)
+
+
+def _receipt_info(
+    program: ProgramSettings,
+    *,
+    customer_name: str | None,
+    balance: Balance,
+    spent: int,
+    earned: int,
+    balance_after: int,
+    now: datetime,
+    voucher: VoucherChoice | None = None,
+) -> str:
+    terms = earning_terms(program, now)
+    activation_date = terms.activates_at.strftime("%d.%m.%Y")
+    values = {
+        "balance": str(balance.available_points),
+        "balance_after": str(balance_after),
+        "earned": str(earned),
+        "spent": str(spent),
+        "pending": str(balance.pending_points),
+        "customer_name": customer_name or "",
+        "activation_date": activation_date,
+    }
+    lines = [render_receipt_text(program.receipt_text or DEFAULT_RECEIPT_TEXT, values)]
+    if voucher is not None:
+        lines.append(
+            f"Купон «{voucher.voucher.batch_name}» № {voucher.voucher.serial_number}:"
+            f" скидка {roubles(voucher.discount_minor)}"
+        )
+    if earned and terms.activates_at > now:
+        lines.append(f"{points_phrase(earned)} за покупку станут доступны {activation_date}")
+    if balance.pending_points:
+        lines.append(f"Ожидают начисления: {points_phrase(balance.pending_points)}")
+    if balance.debt_points:
+        lines.append(f"Задолженность по баллам: {points_phrase(balance.debt_points)}")
+    return "\n".join(line for line in lines if line.strip())
+
+
+async def quote_sale(
+    session: AsyncSession,
+    context: AccountContext,
+    body: RecalcRequest,
+    *,
+    now: datetime,
+    settings: Settings,
+) -> RecalcResponse:
+    """POST /retaildemand/recalc: read-only; the same input always gives the same answer."""
+    _check_position_count(len(body.positions), settings)
+    program = context.program
+    lines = _pricing_lines(body.positions)
+    total_minor = pricing.receipt_total_minor(lines)
+    customer = None
+    balance = Balance(0, 0, 0)
+    if body.agent is not None and body.agent.reference is not None:
+        customer = await customers_service.find_customer(session, context, body.agent.reference)
+        if customer is None and not program.auto_enroll:
+            raise CustomerNotFound(parameter="agent.meta.id")
+        if customer is not None:
+            balance = (
+                await ledger_service.read_balance(session, context.account_id, customer.id, now)
+                or balance
+            )
+    voucher = None
+    if customer is not None and program.apply_personal_vouchers:
+        voucher = await vouchers_service.choose_for_receipt(
+            session,
+            account_id=context.account_id,
+            customer_id=customer.id,
+            receipt_total_minor=total_minor,
+            now=now,
+        )
+    voucher_minor = voucher.discount_minor if voucher is not None else 0
+    spend = 0
+    points_allowed = not (voucher_minor and program.voucher_stacking == Stacking.exclusive)
+    if body.spending and (customer is not None or body.agent is not None) and points_allowed:
+        spend = pricing.points_to_spend(
+            total_minor - voucher_minor,
+            balance.available_points,
+            program.max_spend_percent,
+            body.preferred_points,
+        )
+    discount_minor = voucher_minor + pricing.spend_discount_minor(spend)
+    priced = pricing.apply_discount(lines, discount_minor)
+    earn = 0
+    if body.agent is not None:
+        earn = pricing.points_to_earn(
+            total_minor - discount_minor, program.earn_percent, spend, program.earn_on_spend
+        )
+    immediate = earning_terms(program, now).activates_at <= now
+    credited_now = max(0, earn - balance.debt_points) if immediate else 0
+    balance_after = balance.available_points - spend + credited_now
+    need_verification = (
+        spend > 0
+        and program.verify_spend_above_points is not None
+        and spend > program.verify_spend_above_points
+    )
+    return RecalcResponse(
+        agent=body.agent,
+        positions=[_position_out(body.positions[line.source_index], line) for line in priced],
+        bonusProgram=RecalcBonusProgramOut(
+            transactionType="SPENDING" if body.spending else "EARNING",
+            agentBonusBalance=balance.available_points,
+            bonusValueToSpend=spend,
+            bonusValueToEarn=earn,
+            agentBonusBalanceAfter=balance_after,
+            paidByBonusPoints=minor_to_roubles(pricing.spend_discount_minor(spend)),
+            receiptExtraInfo=_receipt_info(
+                program,
+                customer_name=customer.name if customer else None,
+                balance=balance,
+                spent=spend,
+                earned=earn,
+                balance_after=balance_after,
+                now=now,
+                voucher=voucher,
+            ),
+        ),
+        needVerification=need_verification,
+    )
+
+
+def _position_out(source: PositionIn, line: pricing.PricedLine) -> PositionOut:
+    serials = source.sn[line.serial_start : line.serial_end] if source.sn is not None else None
+    return PositionOut(
+        assortment=source.assortment,
+        quantity=line.quantity,
+        price=source.price,
+        discountPercent=line.discount_percent,
+        discountedPrice=minor_to_roubles(line.discounted_price_minor),
+        sn=serials,
+        pack=source.pack,
+    )
+
+
+async def request_spend_code(
+    session: AsyncSession,
+    context: AccountContext,
+    body: SpendCodeRequest,
+    *,
+    now: datetime,
+    settings: Settings,
+    sender: CodeSender,
+) -> IssuedCode:
+    """POST /retaildemand/verify: the phone from the request, else the customer's own."""
+    customer = await customers_service.find_customer(session, context, body.counterpartyId)
+    phone = body.phone
+    if not (phone and phone.strip()) and customer is not None:
+        phone = await customers_service.phone_of(session, context, customer.id)
+    return await verification_service.issue_code(
+        session,
+        account_id=context.account_id,
+        purpose="spending",
+        phone=phone,
+        retail_store_id=body.retailStore.store_id if body.retailStore else None,
+        customer_id=customer.id if customer else None,
+        now=now,
+        settings=settings,
+        sender=sender,
+    )
+
+
+@dataclass(frozen=True)
+class SaleOutcome:
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class _Line:
+    assortment_id: str | None
+    quantity: Decimal
+    price_minor: int
+    discounted_price_minor: int
+    total_minor: int
+    paid_minor: int
+
+
+def sale_key(body: SaleCreate) -> str:
+    """The sale's own id when MoySklad sends one; otherwise store, number and moment (spec §4.2)."""
+    if body.document_id:
+        return f"ms:{body.document_id}"
+    store = body.retailStore.store_id if body.retailStore else None
+    return "fb:" + fallback_document_key(store, body.name, body.moment)
+
+
+def _whole_points(value: Decimal | None, parameter: str) -> int:
+    if value is None:
+        return 0
+    if value != value.to_integral_value():
+        raise FractionalPoints(parameter)
+    return int(value)
+
+
+async def confirm_sale(
+    session: AsyncSession,
+    context: AccountContext,
+    body: SaleCreate,
+    *,
+    now: datetime,
+    settings: Settings,
+) -> SaleOutcome:
+    """POST /retaildemand: idempotent per sale; spend checked, earn recomputed, at commit."""
+    _check_position_count(len(body.positions), settings)
+    program = context.program
+    lines: list[_Line] = []
+    for index, position in enumerate(body.positions):
+        price_minor = roubles_to_minor(position.price)
+        discounted_minor = roubles_to_minor(position.paid_price)
+        if discounted_minor > price_minor:
+            raise DiscountedPriceAbovePrice(index)
+        lines.append(
+            _Line(
+                assortment_id=position.assortment.assortment_id,
+                quantity=position.quantity,
+                price_minor=price_minor,
+                discounted_price_minor=discounted_minor,
+                total_minor=line_sum_minor(position.quantity, price_minor),
+                paid_minor=line_sum_minor(position.quantity, discounted_minor),
+            )
+        )
+    total_minor = sum(line.total_minor for line in lines)
+    paid_minor = sum(line.paid_minor for line in lines)
+    spend = _whole_points(
+        body.bonusProgram.bonusValueToSpend if body.bonusProgram else None,
+        "bonusProgram.bonusValueToSpend",
+    )
+    key = sale_key(body)
+    fingerprint = request_hash(body)
+    sale_id = await repository.claim(
+        session,
+        {
+            "account_id": context.account_id,
+            "idempotency_key": key,
+            "request_hash": fingerprint,
+            "moysklad_id": body.document_id,
+            "name": body.name,
+            "moment": body.moment,
+            "retail_store_id": body.retailStore.store_id if body.retailStore else None,
+            "total_minor": total_minor,
+            "paid_minor": paid_minor,
+            "cash_sum_minor": roubles_to_minor(body.cashSum) if body.cashSum is not None else None,
+            "no_cash_sum_minor": roubles_to_minor(body.noCashSum)
+            if body.noCashSum is not None
+            else None,
+            "requested_earn_points": body.bonusProgram.bonusValueToEarn
+            if body.bonusProgram
+            else None,
+        },
+    )
+    if sale_id is None:
+        stored = await repository.get_by_key(session, context.account_id, key)
+        if stored is None or stored.request_hash != fingerprint:
+            raise SaleAlreadyRecordedWithDifferentContent()
+        return SaleOutcome(replayed=True)
+
+    customer = None
+    if body.agent is not None and body.agent.reference is not None:
+        customer = await customers_service.find_or_enroll(
+            session,
+            context,
+            reference=body.agent.reference,
+            sync_id=None,
+            fields=_agent_fields(body.agent),
+            now=now,
+        )
+    if spend and customer is None:
+        raise SpendWithoutCustomer()
+    receipt_discount_minor = total_minor - paid_minor
+    if pricing.spend_discount_minor(spend) > receipt_discount_minor:
+        raise SpendNotReflectedInReceipt(str(minor_to_roubles(receipt_discount_minor)))
+    actor = Actor(
+        name=f"till:{context.token_id}",
+        retail_store_id=body.retailStore.store_id if body.retailStore else None,
+        document=body.document_id or body.name,
+    )
+    # Lock order: the customer's balance, then vouchers and certificates (ledger.vouchers).
+    locked = (
+        await ledger_service.lock_customer(session, context.account_id, customer.id, now)
+        if customer is not None
+        else None
+    )
+    voucher_minor = 0
+    if customer is not None and program.apply_personal_vouchers:
+        voucher = await vouchers_service.consume_for_sale(
+            session,
+            account_id=context.account_id,
+            customer_id=customer.id,
+            receipt_total_minor=total_minor,
+            implied_voucher_minor=receipt_discount_minor - pricing.spend_discount_minor(spend),
+            sale_id=sale_id,
+            actor=actor,
+            now=now,
+            settings=settings,
+        )
+        voucher_minor = voucher.discount_minor if voucher is not None else 0
+        if voucher_minor and spend and program.voucher_stacking == Stacking.exclusive:
+            raise VoucherNotInReceipt()
+    if spend:
+        limit = pricing.spend_cap_points(total_minor - voucher_minor, program.max_spend_percent)
+        if spend > limit:
+            raise SpendAboveProgramLimit(limit)
+    if body.giftCards:
+        await giftcards_service.redeem_for_sale(
+            session,
+            context,
+            payments=body.giftCards,
+            receipt_minor=paid_minor,
+            sale_id=sale_id,
+            customer_id=customer.id if customer is not None else None,
+            actor=actor,
+            now=now,
+        )
+    spent_per_line = [0] * len(lines)
+    earned_per_line = [0] * len(lines)
+    finish: dict[str, object] = {}
+    if customer is not None and locked is not None:
+        earn = pricing.points_to_earn(
+            paid_minor, program.earn_percent, spend, program.earn_on_spend
+        )
+        posting = await ledger_service.post_sale(
+            session,
+            locked,
+            spend_points=spend,
+            earn_points=earn,
+            earn_terms=earning_terms(program, now),
+            idempotency_key=f"sale:{sale_id}",
+            sale_id=sale_id,
+            now=now,
+        )
+        if spend:
+            spent_per_line = allocate_proportionally(
+                spend, [line.total_minor - line.paid_minor for line in lines]
+            )
+        if earn and paid_minor:
+            earned_per_line = allocate_proportionally(earn, [line.paid_minor for line in lines])
+        finish = {
+            "customer_id": customer.id,
+            "spent_points": spend,
+            "earned_points": earn,
+            "ledger_transaction_id": posting.transaction_id,
+        }
+    if finish:
+        await repository.finish(session, context.account_id, sale_id, finish)
+    await repository.insert_lines(
+        session,
+        [
+            {
+                "account_id": context.account_id,
+                "sale_id": sale_id,
+                "line_no": index,
+                "assortment_id": line.assortment_id,
+                "quantity": line.quantity,
+                "price_minor": line.price_minor,
+                "discounted_price_minor": line.discounted_price_minor,
+                "total_minor": line.total_minor,
+                "paid_minor": line.paid_minor,
+                "spent_points": spent_per_line[index],
+                "earned_points": earned_per_line[index],
+            }
+            for index, line in enumerate(lines)
+        ],
+    )
+    return SaleOutcome(replayed=False)
