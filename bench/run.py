@@ -29,7 +29,7 @@ from typing import Any
 import asyncpg
 import psutil
 
-from bench import loadgen
+from bench import commit_sql, loadgen
 from bench.scenarios import TOKEN_HEADER, Workload
 from bench.seed import plain_url, run_seed
 from loyalty.config import Settings
@@ -278,6 +278,15 @@ def main() -> None:
                 ),
             )
 
+    # Ceiling C3: the SQL of one recorded commit, replayed straight to PostgreSQL.
+    script = commit_sql.capture_commit(url, seeded, workload)
+    replayed = commit_sql.replay(url, script, seeded, connections=connections, seconds=seconds)
+    figures["C3"] = figure(
+        "C3 commit SQL replayed to PostgreSQL",
+        replayed.as_run_result(),
+        statements_per_commit=len(script.statements),
+    )
+
     port = free_port()
     command = [
         python,
@@ -397,6 +406,7 @@ def ratios(figures: dict[str, Figure]) -> dict[str, float | None]:
     return {
         "R1 framework tax (C1/C0)": ratio("C1", "C0"),
         "recalc 10 / C1": ratio("recalc_10", "C1"),
+        "commit 10 / C3": ratio("commit_10", "C3"),
         "R6 hot customer retention": ratio("hot_customer", "uncontended_spend"),
     }
 

@@ -95,6 +95,7 @@ class Workload:
         self.cumulative = list(itertools.accumulate(weights))
         self.committed: list[tuple[bytes, str]] = []  # (body, customer) of recent sales
         self.recalc_bodies: dict[int, list[bytes]] = {}
+        self.commit_positions: dict[int, list[dict[str, Any]]] = {}
 
     def customer(self) -> str:
         return self.rng.choices(self.customer_ids, cum_weights=self.cumulative, k=1)[0]
@@ -124,22 +125,24 @@ class Workload:
 
         return flows
 
+    def earning_commit(self, size: int) -> tuple[bytes, str, str]:
+        """(body, customer, sale id) of an earning commit; the positions repeat per size."""
+        customer = self.customer()
+        positions = self.commit_positions.setdefault(size, receipt(size, self.rng))
+        priced = {
+            "positions": [
+                dict(item, discountPercent=0, discountedPrice=item["price"]) for item in positions
+            ],
+            "bonusProgram": {"bonusValueToSpend": 0, "bonusValueToEarn": 0},
+        }
+        sale_id = str(uuid.UUID(int=self.rng.getrandbits(128)))
+        return commit_body(sale_id, customer, priced), customer, sale_id
+
     def commit_only(self, size: int) -> Callable[[int], tuple[str, Flow]]:
         """Earning commits (no recalc): the write path alone."""
-        answers = {}
 
         def flows(index: int) -> tuple[str, Flow]:
-            customer = self.customer()
-            positions = receipt(size, self.rng) if size not in answers else answers[size]
-            answers.setdefault(size, positions)
-            priced = {
-                "positions": [
-                    dict(item, discountPercent=0, discountedPrice=item["price"])
-                    for item in positions
-                ],
-                "bonusProgram": {"bonusValueToSpend": 0, "bonusValueToEarn": 0},
-            }
-            body = commit_body(str(uuid.UUID(int=self.rng.getrandbits(128))), customer, priced)
+            body, _, _ = self.earning_commit(size)
 
             async def flow(connection: Connection) -> str:
                 response = await connection.send(Request("POST", "/loyalty/retaildemand", body))

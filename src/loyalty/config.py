@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     ALLOW_EMBEDDED_POSTGRES: bool = False
     DATABASE_POOL_SIZE: int = Field(default=10, ge=1, le=200)
     DATABASE_MAX_OVERFLOW: int = Field(default=5, ge=0, le=200)
+    # Checking each connection before use costs three round trips per request; off, a connection
+    # broken by a database restart fails one request, which invalidates the whole pool.
+    DATABASE_POOL_PRE_PING: bool = False
     # Latency budget: no request may outlive the till's patience (see docs/adr).
     DATABASE_STATEMENT_TIMEOUT_MS: int = Field(default=1500, ge=100)
     DATABASE_LOCK_TIMEOUT_MS: int = Field(default=1000, ge=50)

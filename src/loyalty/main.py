@@ -15,7 +15,7 @@ from loyalty.common.error_handlers import install_error_handlers
 from loyalty.common.middleware import BodyLimitMiddleware, RequestDeadlineMiddleware
 from loyalty.common.openapi import install_openapi
 from loyalty.config import Settings, load_settings
-from loyalty.db.engine import make_engine, make_sessionmaker
+from loyalty.db.engine import make_engine, make_read_sessionmaker, make_sessionmaker
 from loyalty.db.migrate import resolve_database_url
 from loyalty.observability.metrics import observe_worker
 from loyalty.observability.middleware import ObservedFastAPI
@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         engine = make_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.read_sessionmaker = make_read_sessionmaker(engine)
         app.state.code_sender = make_sender(settings)
         stop_observing = observe_worker(engine, settings)
         try:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -31,18 +34,33 @@ def make_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
             connect_args=connect_args,
             hide_parameters=True,
         )
-    return create_async_engine(
+    engine = create_async_engine(
         settings.require_database_url(),
         pool_size=settings.DATABASE_POOL_SIZE,
         max_overflow=settings.DATABASE_MAX_OVERFLOW,
         pool_timeout=settings.DATABASE_POOL_TIMEOUT_SECONDS,
-        pool_pre_ping=True,
+        pool_pre_ping=settings.DATABASE_POOL_PRE_PING,
         pool_recycle=1800,
         connect_args=connect_args,
         # Statement parameters hold phones and names: keep them out of errors and logs.
         hide_parameters=True,
     )
+    event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)
+    return engine
+
+
+def _refuse_closed_connection(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """A connection the server closed (restart, reset) is already marked closed by the driver:
+    the pool replaces it at no cost, where a pre-ping would cost round trips on every request."""
+    driver_connection = getattr(dbapi_connection, "driver_connection", None)
+    if driver_connection is not None and driver_connection.is_closed():
+        raise exc.DisconnectionError("connection closed by the server")
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def make_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for endpoints that only read: autocommit, so no BEGIN/COMMIT round trips."""
+    return make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))

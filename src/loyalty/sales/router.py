@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response
 from loyalty.auth.dependencies import CurrentAccount
 from loyalty.common.dependencies import NowDep, SenderDep, SettingsDep
 from loyalty.customers.schemas import VerificationResponse
-from loyalty.db.session import SessionDep
+from loyalty.db.session import SessionDep, read_only
 from loyalty.sales import service
 from loyalty.sales.schemas import RecalcRequest, RecalcResponse, SaleCreate, SpendCodeRequest
 
@@ -17,6 +17,7 @@ REPLAY_HEADER = "Idempotency-Replayed"
 
 
 @router.post("/recalc", response_model_exclude_none=True, summary="Расчёт скидок и баллов для чека")
+@read_only
 async def recalc(
     body: RecalcRequest,
     session: SessionDep,
