@@ -19,15 +19,14 @@ def _as_uuid(value: str) -> uuid.UUID | None:
         return None
 
 
-async def find_by_reference(
-    session: AsyncSession, account_id: uuid.UUID, reference: str, *, for_update: bool = False
-) -> Any | None:
-    """`reference` may be the MoySklad id, our id or the till's syncId (in that preference)."""
+def reference_query(account_id: uuid.UUID, reference: str) -> sa.Select[Any]:
+    """The customer a till reference names: the MoySklad id, our id or the till's syncId (in
+    that preference)."""
     our_id = _as_uuid(reference)
     matches = [customer.c.moysklad_id == reference, customer.c.sync_id == reference]
     if our_id is not None:
         matches.append(customer.c.id == our_id)
-    query = (
+    return (
         sa.select(customer)
         .where(customer.c.account_id == account_id, sa.or_(*matches))
         .order_by(
@@ -36,6 +35,12 @@ async def find_by_reference(
         )
         .limit(1)
     )
+
+
+async def find_by_reference(
+    session: AsyncSession, account_id: uuid.UUID, reference: str, *, for_update: bool = False
+) -> Any | None:
+    query = reference_query(account_id, reference)
     if for_update:
         query = query.with_for_update()
     return (await session.execute(query)).one_or_none()

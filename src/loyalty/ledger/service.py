@@ -61,7 +61,20 @@ async def read_balance(
 ) -> Balance | None:
     """Lock-free read, exact as of `now` even if due activations/expiries are not posted yet."""
     stored = await repository.get_balance(session, account_id, customer_id)
-    if stored is None or stored.next_maturity_at is None or stored.next_maturity_at > now:
+    if stored is None:
+        return None
+    return await balance_as_of(session, account_id, customer_id, stored, now)
+
+
+async def balance_as_of(
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    customer_id: uuid.UUID,
+    stored: Balance,
+    now: datetime,
+) -> Balance:
+    """A stored balance read without the lock, made exact as of `now` (due maturities)."""
+    if stored.next_maturity_at is None or stored.next_maturity_at > now:
         return stored
     lots = await repository.live_lots(session, account_id, customer_id)
     return rules.effective_balance(stored, lots, now)

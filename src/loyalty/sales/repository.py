@@ -3,13 +3,75 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loyalty.models import sale, sale_line
+from loyalty.customers.repository import reference_query
+from loyalty.ledger.schemas import Balance
+from loyalty.models import customer, customer_balance, sale, sale_line, voucher
+from loyalty.vouchers.schemas import VoucherStatus, VoucherType
+
+
+@dataclass(frozen=True)
+class QuoteReads:
+    customer_id: uuid.UUID
+    moysklad_id: str | None
+    name: str | None
+    balance: Balance | None  # as stored: due maturities not applied
+    holds_vouchers: bool
+
+
+async def quote_reads(
+    session: AsyncSession, account_id: uuid.UUID, reference: str
+) -> QuoteReads | None:
+    """A recalc's one round trip: the customer behind the till's reference, their stored
+    balance, and whether they hold an issued discount voucher (most customers hold none, and
+    then the voucher query is skipped)."""
+    holds_vouchers = (
+        sa.exists()
+        .where(
+            voucher.c.account_id == customer.c.account_id,
+            voucher.c.customer_id == customer.c.id,
+            voucher.c.status == VoucherStatus.issued.value,
+            voucher.c.voucher_type != VoucherType.gift.value,
+        )
+        .label("holds_vouchers")
+    )
+    query = (
+        reference_query(account_id, reference)
+        .with_only_columns(
+            customer.c.id,
+            customer.c.moysklad_id,
+            customer.c.name,
+            customer_balance.c.available_points,
+            customer_balance.c.pending_points,
+            customer_balance.c.debt_points,
+            customer_balance.c.next_maturity_at,
+            holds_vouchers,
+        )
+        .outerjoin(
+            customer_balance,
+            sa.and_(
+                customer_balance.c.account_id == customer.c.account_id,
+                customer_balance.c.customer_id == customer.c.id,
+            ),
+        )
+    )
+    row = (await session.execute(query)).one_or_none()
+    if row is None:
+        return None
+    balance = (
+        None
+        if row.available_points is None
+        else Balance(
+            row.available_points, row.pending_points, row.debt_points, row.next_maturity_at
+        )
+    )
+    return QuoteReads(row.id, row.moysklad_id, row.name, balance, bool(row.holds_vouchers))
 
 
 async def claim(session: AsyncSession, values: dict[str, Any]) -> int | None:

@@ -136,17 +136,23 @@ async def quote_sale(
     total_minor = pricing.receipt_total_minor(lines)
     customer = None
     balance = Balance(0, 0, 0)
-    if body.agent is not None and body.agent.reference is not None:
-        customer = await customers_service.find_customer(session, context, body.agent.reference)
-        if customer is None and not program.auto_enroll:
-            raise CustomerNotFound(parameter="agent.meta.id")
-        if customer is not None:
-            balance = (
-                await ledger_service.read_balance(session, context.account_id, customer.id, now)
-                or balance
+    holds_vouchers = False
+    reference = body.agent.reference if body.agent is not None else None
+    if reference is not None and reference.strip():
+        found = await repository.quote_reads(session, context.account_id, reference.strip())
+        if found is not None:
+            customer = customers_service.CustomerRef(
+                found.customer_id, found.moysklad_id, found.name
             )
+            holds_vouchers = found.holds_vouchers
+            if found.balance is not None:
+                balance = await ledger_service.balance_as_of(
+                    session, context.account_id, customer.id, found.balance, now
+                )
+    if customer is None and reference is not None and not program.auto_enroll:
+        raise CustomerNotFound(parameter="agent.meta.id")
     voucher = None
-    if customer is not None and program.apply_personal_vouchers:
+    if customer is not None and holds_vouchers and program.apply_personal_vouchers:
         voucher = await vouchers_service.choose_for_receipt(
             session,
             account_id=context.account_id,
