@@ -329,6 +329,7 @@ def main() -> None:
             app_cpu_ms_per_sale=round(cpu_app * 1000 / max(1, sales * mixed.seconds), 2),
             db_cpu_ms_per_sale=round(cpu_db * 1000 / max(1, sales * mixed.seconds), 2),
             all_requests_per_second=round(mixed.throughput(), 1),
+            duplicate_p50_ms=round(mixed.percentile_ms(0.50, "duplicate"), 2),
             errors_all=mixed.errors(),
         )
         steps = []
@@ -397,17 +398,48 @@ def main() -> None:
     print(markdown(report))
 
 
+SLO_P99_MS = 50.0
+
+
 def ratios(figures: dict[str, Figure]) -> dict[str, float | None]:
+    """The guide's ratios; each compares figures measured in this same run."""
+
     def ratio(top: str, bottom: str) -> float | None:
         if top not in figures or bottom not in figures or not figures[bottom].throughput_per_second:
             return None
         return round(figures[top].throughput_per_second / figures[bottom].throughput_per_second, 3)
 
+    steps = sorted(
+        (figure for key, figure in figures.items() if key.startswith("open_")),
+        key=lambda figure: figure.extra["target_rate"],
+    )
+    within_slo = [step for step in steps if step.p99_ms <= SLO_P99_MS and not step.errors]
+    at_slo = max((step.throughput_per_second for step in within_slo), default=0.0)
+    c3 = figures.get("C3")
+    sales = figures.get("sales_max")
+    commit = figures.get("commit_10")
+    tail = None
+    if len(steps) >= 4 and steps[0].p50_ms:
+        tail = round(steps[3].p99_ms / steps[0].p50_ms, 2)  # 70 % step over 10 % step
+    replay = None
+    if sales is not None and commit is not None and commit.p50_ms:
+        replay = round(sales.extra.get("duplicate_p50_ms", 0.0) / commit.p50_ms, 3)
     return {
         "R1 framework tax (C1/C0)": ratio("C1", "C0"),
         "recalc 10 / C1": ratio("recalc_10", "C1"),
-        "commit 10 / C3": ratio("commit_10", "C3"),
+        "R3 write efficiency (commit 10 / C3)": ratio("commit_10", "C3"),
+        "R4 sales at SLO / C3": (
+            round(at_slo / c3.throughput_per_second, 3)
+            if c3 is not None and c3.throughput_per_second
+            else None
+        ),
+        "sales/s at SLO (p99 <= 50 ms, open loop)": round(at_slo, 1),
+        "R5 tail amplification (p99 at 70 % / p50 at 10 %)": tail,
         "R6 hot customer retention": ratio("hot_customer", "uncontended_spend"),
+        "R7 CPU ms per sale (app + PostgreSQL)": (
+            sales.extra.get("cpu_ms_per_sale") if sales is not None else None
+        ),
+        "R8 replay overhead (duplicate p50 / commit p50)": replay,
     }
 
 
