@@ -351,14 +351,19 @@ class LedgerMachine(RuleBasedStateMachine):
         assert self.db.run(work) == []
 
 
+FULL_SCALE = os.environ.get("CHAOS_SCALE") == "full"
+
+
+# The full run walks 60 machines of 40 steps over HTTP: many minutes on two cores.
+@pytest.mark.timeout(1800 if FULL_SCALE else 300)
 def test_the_ledger_agrees_with_an_independent_model(db: Database, server: LiveServer) -> None:
     LedgerMachine.db = db
     LedgerMachine.server = server
     run_state_machine_as_test(
         LedgerMachine,
         settings=settings(
-            max_examples=60 if os.environ.get("CHAOS_SCALE") == "full" else 15,
-            stateful_step_count=40 if os.environ.get("CHAOS_SCALE") == "full" else 25,
+            max_examples=60 if FULL_SCALE else 15,
+            stateful_step_count=40 if FULL_SCALE else 25,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
