@@ -33,16 +33,23 @@ from loyalty.verification import service as verification_service
 from loyalty.verification.senders import CodeSender
 from loyalty.verification.service import IssuedCode
 
+ACTIVE = "active"
+
 
 @dataclass(frozen=True)
 class CustomerRef:
     id: uuid.UUID
     moysklad_id: str | None
     name: str | None
+    status: str = ACTIVE  # anything else neither earns nor spends at the till
+
+    @property
+    def active(self) -> bool:
+        return self.status == ACTIVE
 
 
 def _ref(row: Any) -> CustomerRef:
-    return CustomerRef(row.id, row.moysklad_id, row.name)
+    return CustomerRef(row.id, row.moysklad_id, row.name, row.status)
 
 
 def _clean(value: str | None) -> str | None:
@@ -213,6 +220,7 @@ async def _update(
         existing.id,
         changes.get("moysklad_id", existing.moysklad_id),
         changes.get("name", existing.name),
+        existing.status,
     )
 
 
