@@ -1,0 +1,62 @@
+"""`loyalty customer export` and `loyalty customer erase`: a data subject's rights."""
+
+from __future__ import annotations
+
+import click
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loyalty.backoffice import service
+from loyalty.common.cli import emit, parse_uuid, run_in_transaction
+from loyalty.common.clock import Clock
+
+
+def _actor(actor: str | None) -> str:
+    return actor or "cli"
+
+
+@click.command("export")
+@click.argument("account_id")
+@click.argument("customer_id")
+@click.option("--actor", default=None, help="Who asks (kept in the audit log).")
+def export_customer(account_id: str, customer_id: str, actor: str | None) -> None:
+    """Everything held about one customer, as JSON (personal fields decrypted)."""
+    account_uuid = parse_uuid(account_id)
+    customer_uuid = parse_uuid(customer_id, "CUSTOMER_ID")
+
+    async def work(session: AsyncSession) -> None:
+        emit(
+            await service.export(
+                session, account_uuid, customer_uuid, actor=_actor(actor), now=Clock().now()
+            )
+        )
+
+    run_in_transaction(work)
+
+
+@click.command("erase")
+@click.argument("account_id")
+@click.argument("customer_id")
+@click.option("--actor", default=None, help="Who asks (kept in the audit log).")
+@click.confirmation_option(prompt="Personal data cannot be restored. Erase?")
+def erase_customer(account_id: str, customer_id: str, actor: str | None) -> None:
+    """Anonymise one customer: personal fields cleared, ledger kept (it stays balanced)."""
+    account_uuid = parse_uuid(account_id)
+    customer_uuid = parse_uuid(customer_id, "CUSTOMER_ID")
+
+    async def work(session: AsyncSession) -> None:
+        erased = await service.erase(
+            session, account_uuid, customer_uuid, actor=_actor(actor), now=Clock().now()
+        )
+        emit(
+            {
+                "id": str(erased.row.id),
+                "status": erased.row.status,
+                "balance": {
+                    "available_points": erased.balance.available_points,
+                    "pending_points": erased.balance.pending_points,
+                    "debt_points": erased.balance.debt_points,
+                },
+            }
+        )
+
+    run_in_transaction(work)
