@@ -34,3 +34,29 @@ def test_invalid_settings_are_named(admin: BackOffice) -> None:
         answer = problem(admin.client.put("/program", json=body), 412)
         assert answer["parameter"] == parameter, answer
     assert admin.ok(admin.client.get("/program"))["earn_percent"] == 5
+
+
+def test_the_back_office_is_documented_with_response_models(admin: BackOffice) -> None:
+    schema = admin.client.get("/../../openapi.json").json()
+    paths = schema["paths"]
+    expected = {
+        ("get", "/api/v1/customers"): "CustomerPage",
+        ("get", "/api/v1/customers/{customer_id}"): "CustomerOut",
+        ("patch", "/api/v1/customers/{customer_id}"): "CustomerOut",
+        ("post", "/api/v1/customers/{customer_id}/block"): "CustomerOut",
+        ("post", "/api/v1/customers/{customer_id}/merge"): "MergeOut",
+        ("post", "/api/v1/customers/{customer_id}/replace-card"): "CustomerOut",
+        ("get", "/api/v1/customers/{customer_id}/ledger"): "LedgerPage",
+        ("post", "/api/v1/customers/{customer_id}/adjustments"): "AdjustmentOut",
+        ("post", "/api/v1/transfers"): "TransferOut",
+        ("get", "/api/v1/customers/{customer_id}/export"): "ExportOut",
+        ("post", "/api/v1/customers/{customer_id}/erase"): "CustomerOut",
+        ("get", "/api/v1/program"): "ProgramOut",
+        ("put", "/api/v1/program"): "ProgramOut",
+    }
+    for (method, path), model in expected.items():
+        responses = paths[path][method]["responses"]
+        ok = responses["200"]["content"]["application/json"]["schema"]["$ref"]
+        assert ok.endswith(f"/{model}"), (method, path, ok)
+        problem_schema = responses["409"]["content"]["application/problem+json"]["schema"]
+        assert problem_schema["$ref"].endswith("/Problem")

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Header, Query
 from loyalty.backoffice import service
 from loyalty.backoffice.errors import IdempotencyKeyRequired
 from loyalty.backoffice.schemas import (
+    PROBLEM_RESPONSES,
     AdjustmentOut,
     AdjustmentRequest,
     BalanceOut,
@@ -38,7 +39,7 @@ from loyalty.customers.errors import ZeroAdjustment
 from loyalty.db.session import SessionDep
 from loyalty.operators.dependencies import AdminOperator, ReadOnlyOperator, WriteOperator
 
-router = APIRouter(tags=["back office (operator API)"])
+router = APIRouter(tags=["back office (operator API)"], responses=PROBLEM_RESPONSES)
 
 IdempotencyKey = Annotated[
     str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)

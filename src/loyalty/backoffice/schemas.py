@@ -255,3 +255,42 @@ class ExportOut(BaseModel):
     sales: list[dict[str, Any]]
     returns: list[dict[str, Any]]
     audit: list[dict[str, Any]]
+
+
+class ProblemField(BaseModel):
+    parameter: str | None
+    detail: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every operator API failure is answered."""
+
+    type: str
+    title: str
+    status: int
+    detail: str = Field(description="What went wrong and what to do, in Russian.")
+    instance: str
+    code: int
+    parameter: str | None = None
+    errors: list[ProblemField] | None = None
+
+
+_PROBLEMS = {
+    401: "Неверный или отсутствующий ключ оператора",
+    403: "У ключа недостаточно прав",
+    404: "Покупатель не найден",
+    409: "Недостаточно баллов, карта занята, покупатель закрыт или ключ идемпотентности занят",
+    412: "Некорректный запрос",
+    503: "Система временно недоступна; повторите",
+}
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {
+        "model": Problem,
+        "description": description,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+    for status, description in _PROBLEMS.items()
+}
