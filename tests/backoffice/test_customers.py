@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from loyalty.common.clock import Clock
 from tests.backoffice.conftest import BackOffice, problem
 from tests.conftest import Tenant, assert_ledger_consistent
 from tests.support import payloads
@@ -121,6 +124,8 @@ class TestEditing:
             reader.adjust(customer, 10),
             reader.transfer(customer, office.customer(), 1),
             reader.client.post(f"/customers/{customer}/erase", json={}),
+            reader.client.post(f"/customers/{customer}/merge", json={"duplicateId": customer}),
+            reader.client.post(f"/customers/{customer}/unblock", json={}),
         ]
         for response in refused:
             problem(response, 403, 40360)
@@ -261,6 +266,29 @@ class TestMerge:
             "pendingPoints": 0,
             "debtPoints": 0,
         }
+        assert_ledger_consistent(tenant.db, tenant.account_id)
+
+    def test_pending_points_keep_their_activation_and_expiry(
+        self, tenant: Tenant, office: BackOffice, clock: Clock
+    ) -> None:
+        tenant.set_program(activation_delay_days=7, expiry_days=30)
+        survivor, duplicate = office.customer(), office.customer()
+        tenant.buy(office.ms_id(duplicate), [payloads.position(quantity=1, price=2000)])
+        pending = office.balance(duplicate)["pendingPoints"]
+        assert pending == 100
+        office.ok(
+            office.client.post(f"/customers/{survivor}/merge", json={"duplicateId": duplicate})
+        )
+        assert office.balance(survivor) == {
+            "availablePoints": 0,
+            "pendingPoints": 100,
+            "debtPoints": 0,
+        }
+        clock.advance(timedelta(days=8))
+        assert office.balance(survivor)["availablePoints"] == 100
+        clock.advance(timedelta(days=30))
+        assert office.balance(survivor)["availablePoints"] == 0
+        office.ok(office.adjust(survivor, 1))  # a write posts the due activation and expiry
         assert_ledger_consistent(tenant.db, tenant.account_id)
 
     def test_merging_with_itself_or_a_closed_customer_is_refused(self, office: BackOffice) -> None:
