@@ -116,7 +116,8 @@ class TestCommandLine:
             assert result.exit_code == 0, result.output
             return json.loads(result.stdout)
 
-        exported = invoke("customer", "export", account, customer)
+        exported = invoke("customer", "export", account, "+7 916 000-11-22")
+        assert exported["customer"]["id"] == customer
         assert exported["customer"]["email"] == "maria@example.ru"
         assert len(exported["ledger"]) == 2
         erased = invoke("customer", "erase", account, customer, "--yes", "--actor", "dpo")

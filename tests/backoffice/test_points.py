@@ -61,6 +61,24 @@ class TestAdjustments:
         problem(office.adjust(customer, 90, key="adj-1"), 409)
         assert len([i for i in office.audit(customer) if i["action"] == "points.adjust"]) == 1
 
+    def test_concurrent_copies_of_one_request_credit_once(self, office: BackOffice) -> None:
+        customer = office.customer()
+        headers = dict(office.client.headers) | {"Idempotency-Key": "same-key"}
+        base = str(office.client.base_url)
+
+        def send(_: int) -> tuple[int, bool]:
+            with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+                response = client.post(
+                    f"/customers/{customer}/adjustments", json={"points": 40, "reason": "Дубль"}
+                )
+            return response.status_code, response.json().get("replayed", False)
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            answers = list(pool.map(send, range(6)))
+        assert {status for status, _ in answers} == {200}, answers
+        assert [replayed for _, replayed in answers].count(False) == 1
+        assert office.balance(customer)["availablePoints"] == 40
+
     def test_debit_never_goes_below_zero(self, office: BackOffice) -> None:
         customer = office.customer()
         office.ok(office.adjust(customer, 50))

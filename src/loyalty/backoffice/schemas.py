@@ -246,11 +246,45 @@ def program_changes(body: ProgramUpdate) -> dict[str, Any]:
     return changes
 
 
+class ExportedCustomer(BaseModel):
+    """Every stored field of the customer, personal ones decrypted."""
+
+    id: str
+    moysklad_id: str | None
+    sync_id: str | None
+    status: str
+    merged_into_id: str | None
+    name: str | None
+    phone: str | None
+    email: str | None
+    card_number: str | None
+    legal_first_name: str | None
+    legal_middle_name: str | None
+    legal_last_name: str | None
+    birth_date: str | None
+    sex: str | None
+    verified: bool
+    created_at: str
+    updated_at: str
+
+
+class ExportedLedgerLine(BaseModel):
+    entryId: int
+    transactionId: int
+    kind: str
+    bucket: str
+    amountPoints: int
+    balanceAfterPoints: int | None
+    effectiveAt: str
+    createdAt: str
+    reason: str | None
+
+
 class ExportOut(BaseModel):
     exportedAt: str
-    customer: dict[str, Any]
-    balance: dict[str, int]
-    ledger: list[dict[str, Any]]
+    customer: ExportedCustomer
+    balance: BalanceOut
+    ledger: list[ExportedLedgerLine]
     vouchers: list[dict[str, Any]]
     sales: list[dict[str, Any]]
     returns: list[dict[str, Any]]
