@@ -204,7 +204,7 @@ class TestMerge:
         self, tenant: Tenant, office: BackOffice
     ) -> None:
         survivor = office.customer()
-        duplicate = office.customer()
+        duplicate = office.customer(discountCardNumber="BO-DUP-CARD")
         office.ok(office.adjust(survivor, 100))
         office.ok(office.adjust(duplicate, 250))
         merged = office.ok(
@@ -227,6 +227,10 @@ class TestMerge:
         )
         assert spend.status_code == 412
         problem(office.adjust(duplicate, 10), 409, 40980)
+        rows = tenant.client.get(
+            "/counterparty", params={"search": "BO-DUP-CARD", "retailStoreId": "s"}
+        ).json()["rows"]
+        assert rows == []  # the till's search offers only the survivor
         kinds = [
             line["kind"]
             for line in office.ok(office.client.get(f"/customers/{survivor}/ledger"))["items"]

@@ -104,6 +104,20 @@ class TestErase:
         again = office.ok(office.client.post(f"/customers/{customer}/erase", json={}))
         assert again["status"] == "erased"
 
+    def test_the_till_neither_finds_nor_refills_an_erased_customer(
+        self, tenant: Tenant, office: BackOffice
+    ) -> None:
+        customer = office.customer(**PERSONAL)
+        ms_id = office.ms_id(customer)
+        office.ok(office.client.post(f"/customers/{customer}/erase", json={}))
+        again = tenant.post("/counterparty", payloads.counterparty(ms_id, **PERSONAL))
+        assert again.status_code == 201, again.text
+        assert office.ok(office.client.get(f"/customers/{customer}"))["phone"] is None
+        rows = tenant.client.get(
+            "/counterparty", params={"search": "Петрова", "retailStoreId": "s"}
+        ).json()["rows"]
+        assert rows == []
+
 
 class TestCommandLine:
     def test_export_and_erase(self, tenant: Tenant, office: BackOffice, database_url: str) -> None:

@@ -128,7 +128,12 @@ async def search(
     rank = sa.case((sa.or_(*exact), 0), else_=1)
     rows = await session.execute(
         sa.select(customer)
-        .where(customer.c.account_id == account_id, sa.or_(*conditions))
+        .where(
+            customer.c.account_id == account_id,
+            sa.or_(*conditions),
+            # Merged and erased customers are closed; the cashier should find the survivor.
+            customer.c.status.notin_(("merged", "erased")),
+        )
         .order_by(rank, customer.c.name, customer.c.id)
         .limit(limit)
     )

@@ -34,6 +34,7 @@ from loyalty.verification.senders import CodeSender
 from loyalty.verification.service import IssuedCode
 
 ACTIVE = "active"
+CLOSED = ("merged", "erased")
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,9 @@ async def _update(
     profile: dict[str, Any],
     verified: bool,
 ) -> CustomerRef:
+    if existing.status in CLOSED:
+        # Personal data of an erased (or merged) customer is not collected again.
+        return _ref(existing)
     changes = dict(profile)
     # The till may name one person by a MoySklad id and a syncId that we hold as two customers;
     # an identifier another customer owns is never taken from it (merging is an operator's call).
