@@ -8,6 +8,7 @@ from loyalty.common.clock import Clock
 from tests.backoffice.conftest import BackOffice, problem
 from tests.conftest import Tenant, assert_ledger_consistent
 from tests.support import payloads
+from tests.support.vouchers import operator_client
 
 PRODUCT = payloads.position(quantity=1, price=1000)
 
@@ -271,6 +272,20 @@ class TestMerge:
             "debtPoints": 0,
         }
         assert_ledger_consistent(tenant.db, tenant.account_id)
+
+    def test_issued_vouchers_follow_the_survivor(self, tenant: Tenant, office: BackOffice) -> None:
+        survivor, duplicate = office.customer(), office.customer()
+        vouchers = operator_client(tenant)
+        [issued] = vouchers.personal(duplicate)
+        [voided] = vouchers.personal(duplicate)
+        vouchers.ok(vouchers.post(f"/vouchers/{voided['id']}/void", {}))
+        office.ok(
+            office.client.post(f"/customers/{survivor}/merge", json={"duplicateId": duplicate})
+        )
+        assert vouchers.voucher(issued["id"])["customerId"] == survivor
+        assert vouchers.voucher(voided["id"])["customerId"] == duplicate
+        [record] = [item for item in office.audit(survivor) if item["action"] == "customer.merge"]
+        assert record["after"]["movedVouchers"] == 1
 
     def test_pending_points_keep_their_activation_and_expiry(
         self, tenant: Tenant, office: BackOffice, clock: Clock

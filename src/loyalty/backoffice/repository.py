@@ -203,3 +203,20 @@ async def forget_verification_codes(
             verification_code.c.customer_id == customer_id,
         )
     )
+
+
+async def reassign_issued_vouchers(
+    session: AsyncSession, account_id: uuid.UUID, from_id: uuid.UUID, to_id: uuid.UUID
+) -> int:
+    """Issued vouchers still usable follow a merged customer; used, void and expired ones stay
+    where their history happened."""
+    result = await session.execute(
+        sa.update(voucher)
+        .where(
+            voucher.c.account_id == account_id,
+            voucher.c.customer_id == from_id,
+            voucher.c.status == "ISSUED",
+        )
+        .values(customer_id=to_id)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -255,6 +255,8 @@ async def _save(
     try:
         await repository.update(session, account_id, row.id, changes)
     except IntegrityError as error:
+        if "card_number" not in str(error.orig):
+            raise
         # Another request gave the same card away a moment ago (unique key).
         raise CardTaken(card_parameter) from error
 
@@ -404,6 +406,10 @@ async def merge(
         reason=reason or "Объединение покупателей",
         actor=actor,
     )
+    # Lock order as at the till: balances, then vouchers.
+    vouchers_moved = await repository.reassign_issued_vouchers(
+        session, account_id, duplicate_id, survivor_id
+    )
     await repository.update(
         session,
         account_id,
@@ -419,7 +425,11 @@ async def merge(
             survivor_id,
             now,
             {"duplicate": {"id": str(duplicate_id), **snapshot(duplicate)}},
-            {"duplicateId": str(duplicate_id), "movedPoints": _balance_json(moved)},
+            {
+                "duplicateId": str(duplicate_id),
+                "movedPoints": _balance_json(moved),
+                "movedVouchers": vouchers_moved,
+            },
         ),
         _event(
             account_id,
