@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 from loyalty.common.clock import Clock
 from tests.backoffice.conftest import BackOffice, problem
 from tests.conftest import Tenant, assert_ledger_consistent
 from tests.support import payloads
+from tests.support.locks import HeldRowLock
 from tests.support.vouchers import operator_client
 
 PRODUCT = payloads.position(quantity=1, price=1000)
+
+
+class HeldChange(HeldRowLock):
+    """A locked row changed in a transaction that stays open until `release()`."""
+
+    def execute(self, sql: str, *args: Any) -> None:
+        self._run(self._connection.execute(sql, *args))
 
 
 class TestReading:
@@ -167,6 +178,41 @@ class TestBlocking:
         assert office.balance(customer)["availablePoints"] > 300
         actions = [record["action"] for record in office.audit(customer)]
         assert "customer.block" in actions and "customer.unblock" in actions
+
+    def test_a_block_landing_during_a_sale_is_seen_by_it(
+        self, tenant: Tenant, office: BackOffice, database_url: str
+    ) -> None:
+        customer = office.customer()
+        ms_id = office.ms_id(customer)
+        office.ok(office.adjust(customer, 300))
+        # An operator's block, in flight: the row is locked and changed, not yet committed.
+        block = HeldChange(
+            database_url,
+            "SELECT id FROM customer WHERE account_id = $1 AND id = $2 FOR UPDATE",
+            tenant.account_id,
+            uuid.UUID(customer),
+        )
+        try:
+            block.execute(
+                "UPDATE customer SET status = 'blocked' WHERE account_id = $1 AND id = $2",
+                tenant.account_id,
+                uuid.UUID(customer),
+            )
+            sale = payloads.sale(
+                payloads.new_id(),
+                ms_id,
+                [payloads.position(quantity=1, price=1000, discounted_price=900)],
+                spend=100,
+            )
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                answer = pool.submit(tenant.new_client().post, "/retaildemand", json=sale)
+                block.wait_for_waiting_requests(1)
+                block.release()
+                response = answer.result(timeout=30)
+        finally:
+            block.release()
+        assert response.status_code == 412, response.text
+        assert office.balance(customer)["availablePoints"] == 300
 
     def test_blocking_twice_changes_nothing(self, office: BackOffice) -> None:
         customer = office.customer()

@@ -38,11 +38,18 @@ def reference_query(account_id: uuid.UUID, reference: str) -> sa.Select[Any]:
 
 
 async def find_by_reference(
-    session: AsyncSession, account_id: uuid.UUID, reference: str, *, for_update: bool = False
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    reference: str,
+    *,
+    for_update: bool = False,
+    for_share: bool = False,
 ) -> Any | None:
     query = reference_query(account_id, reference)
     if for_update:
         query = query.with_for_update()
+    elif for_share:
+        query = query.with_for_update(read=True)
     return (await session.execute(query)).one_or_none()
 
 

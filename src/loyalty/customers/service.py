@@ -229,11 +229,15 @@ async def _update(
 
 
 async def find_customer(
-    session: AsyncSession, context: AccountContext, reference: str | None
+    session: AsyncSession, context: AccountContext, reference: str | None, *, share: bool = False
 ) -> CustomerRef | None:
+    """`share` keeps the row share-locked until commit, so the status read stays true: a block
+    (which locks the row exclusively) waits for the sale, or the sale sees the block."""
     if not reference or not reference.strip():
         return None
-    row = await repository.find_by_reference(session, context.account_id, reference.strip())
+    row = await repository.find_by_reference(
+        session, context.account_id, reference.strip(), for_share=share
+    )
     return None if row is None else _ref(row)
 
 
@@ -245,13 +249,14 @@ async def find_or_enroll(
     sync_id: str | None,
     fields: CustomerFields | None,
     now: datetime,
+    share: bool = False,
 ) -> CustomerRef | None:
     """The customer behind a till reference; enrolled on the spot when the program allows it.
 
     Auto-enrolment never fails a sale: a card number that belongs to someone else is dropped.
     """
-    customer = await find_customer(session, context, reference) or await find_customer(
-        session, context, sync_id
+    customer = await find_customer(session, context, reference, share=share) or await find_customer(
+        session, context, sync_id, share=share
     )
     if customer is not None or not context.program.auto_enroll or not (reference or sync_id):
         return customer

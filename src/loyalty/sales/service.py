@@ -354,6 +354,7 @@ async def confirm_sale(
             sync_id=None,
             fields=_agent_fields(body.agent),
             now=now,
+            share=True,  # no extra round trip; holds the status true until commit
         )
     if spend and customer is None:
         raise SpendWithoutCustomer()
