@@ -95,8 +95,9 @@ class TestAdjustments:
         headers = {"Idempotency-Key": "k"}
         zero = office.client.post(url, json={"points": 0, "reason": "x"}, headers=headers)
         assert problem(zero, 412)["parameter"] == "points"
-        no_reason = office.client.post(url, json={"points": 5}, headers=headers)
-        assert problem(no_reason, 412)["parameter"] == "reason"
+        for body in ({"points": 5}, {"points": 5, "reason": "   "}):
+            no_reason = office.client.post(url, json=body, headers=headers)
+            assert problem(no_reason, 412)["parameter"] == "reason"
         fractional = office.client.post(url, json={"points": 1.5, "reason": "x"}, headers=headers)
         assert problem(fractional, 412)["parameter"] == "points"
 

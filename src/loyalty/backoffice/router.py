@@ -35,7 +35,7 @@ from loyalty.backoffice.schemas import (
     program_changes,
 )
 from loyalty.common.dependencies import NowDep
-from loyalty.customers.errors import ZeroAdjustment
+from loyalty.customers.errors import ReasonRequired, ZeroAdjustment
 from loyalty.db.session import SessionDep
 from loyalty.operators.dependencies import AdminOperator, ReadOnlyOperator, WriteOperator
 
@@ -50,6 +50,12 @@ def _required(key: str | None) -> str:
     if key is None or not key.strip():
         raise IdempotencyKeyRequired()
     return key.strip()
+
+
+def _reason(text: str) -> str:
+    if not text.strip():
+        raise ReasonRequired()
+    return text.strip()
 
 
 @router.get("/customers", summary="Покупатели: поиск и постраничный вывод")
@@ -209,7 +215,7 @@ async def adjust(
         operator.account_id,
         customer_id,
         points=body.points,
-        reason=body.reason.strip(),
+        reason=_reason(body.reason),
         idempotency_key=_required(idempotency_key),
         actor=operator.actor,
         now=now,
@@ -237,7 +243,7 @@ async def transfer(
         source_id=body.fromCustomerId,
         target_id=body.toCustomerId,
         points=body.points,
-        reason=body.reason.strip(),
+        reason=_reason(body.reason),
         idempotency_key=_required(idempotency_key),
         actor=operator.actor,
         now=now,
