@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from loyalty.audit.router import router as audit_router
+from loyalty.backoffice.router import router as backoffice_router
 from loyalty.common.error_handlers import ErrorShape, problem_details_shape
 from loyalty.common.schemas import error_responses
 from loyalty.compat.router import COMPAT_ERROR_SHAPES, COMPAT_PREFIX
@@ -43,6 +44,7 @@ ROUTES: list[tuple[APIRouter, str, dict[int | str, dict[str, Any]]]] = [
     (vouchers_router, OPERATOR_PREFIX, {}),
     (audit_router, OPERATOR_PREFIX, {}),
     (operator_keys_router, OPERATOR_PREFIX, {}),
+    (backoffice_router, OPERATOR_PREFIX, {}),
     # Compatibility APIs of other voucher services.
     *((router, COMPAT_PREFIX, {}) for router in COMPAT_ROUTERS),
 ]

@@ -7,6 +7,7 @@ import sys
 import click
 
 from loyalty.accounts.cli import account_group
+from loyalty.backoffice.cli import erase_customer, export_customer
 from loyalty.customers.cli import customer_group, points_group
 from loyalty.ledger.cli import ledger_group
 from loyalty.operators.cli import operator_key_group
@@ -64,6 +65,8 @@ cli.add_command(moysklad_group)
 cli.add_command(descriptor)
 cli.add_command(vouchers_group)
 cli.add_command(operator_key_group)
+customer_group.add_command(export_customer)
+customer_group.add_command(erase_customer)
 
 
 def main() -> None:

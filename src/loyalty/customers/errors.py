@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
 from loyalty.common.errors import BusinessRuleViolation, InvalidRequest, NotFound
 
 
@@ -65,3 +67,22 @@ class ReasonRequired(InvalidRequest):
 
     def __init__(self) -> None:
         super().__init__("Укажите причину корректировки.", parameter="reason")
+
+
+class CustomerBlocked(BusinessRuleViolation):
+    """A blocked, merged or erased customer neither earns nor spends at the till."""
+
+    code = 41280
+    title = "Покупатель заблокирован"
+
+    REASONS: ClassVar[dict[str, str]] = {
+        "blocked": "Покупатель заблокирован в программе лояльности: баллы не начисляются и не"
+        " списываются. Продайте без списания баллов.",
+        "merged": "Карта покупателя закрыта: он объединён с другим покупателем. Найдите"
+        " покупателя заново по телефону или новой карте.",
+        "erased": "Данные покупателя удалены по его просьбе: баллы не начисляются и не"
+        " списываются.",
+    }
+
+    def __init__(self, status: str, parameter: str | None = None) -> None:
+        super().__init__(self.REASONS.get(status, self.REASONS["blocked"]), parameter=parameter)

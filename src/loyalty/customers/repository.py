@@ -38,11 +38,18 @@ def reference_query(account_id: uuid.UUID, reference: str) -> sa.Select[Any]:
 
 
 async def find_by_reference(
-    session: AsyncSession, account_id: uuid.UUID, reference: str, *, for_update: bool = False
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    reference: str,
+    *,
+    for_update: bool = False,
+    for_share: bool = False,
 ) -> Any | None:
     query = reference_query(account_id, reference)
     if for_update:
         query = query.with_for_update()
+    elif for_share:
+        query = query.with_for_update(read=True)
     return (await session.execute(query)).one_or_none()
 
 
@@ -128,7 +135,12 @@ async def search(
     rank = sa.case((sa.or_(*exact), 0), else_=1)
     rows = await session.execute(
         sa.select(customer)
-        .where(customer.c.account_id == account_id, sa.or_(*conditions))
+        .where(
+            customer.c.account_id == account_id,
+            sa.or_(*conditions),
+            # Merged and erased customers are closed; the cashier should find the survivor.
+            customer.c.status.notin_(("merged", "erased")),
+        )
         .order_by(rank, customer.c.name, customer.c.id)
         .limit(limit)
     )

@@ -33,16 +33,24 @@ from loyalty.verification import service as verification_service
 from loyalty.verification.senders import CodeSender
 from loyalty.verification.service import IssuedCode
 
+ACTIVE = "active"
+CLOSED = ("merged", "erased")
+
 
 @dataclass(frozen=True)
 class CustomerRef:
     id: uuid.UUID
     moysklad_id: str | None
     name: str | None
+    status: str = ACTIVE  # anything else neither earns nor spends at the till
+
+    @property
+    def active(self) -> bool:
+        return self.status == ACTIVE
 
 
 def _ref(row: Any) -> CustomerRef:
-    return CustomerRef(row.id, row.moysklad_id, row.name)
+    return CustomerRef(row.id, row.moysklad_id, row.name, row.status)
 
 
 def _clean(value: str | None) -> str | None:
@@ -189,6 +197,9 @@ async def _update(
     profile: dict[str, Any],
     verified: bool,
 ) -> CustomerRef:
+    if existing.status in CLOSED:
+        # Personal data of an erased (or merged) customer is not collected again.
+        return _ref(existing)
     changes = dict(profile)
     # The till may name one person by a MoySklad id and a syncId that we hold as two customers;
     # an identifier another customer owns is never taken from it (merging is an operator's call).
@@ -213,15 +224,20 @@ async def _update(
         existing.id,
         changes.get("moysklad_id", existing.moysklad_id),
         changes.get("name", existing.name),
+        existing.status,
     )
 
 
 async def find_customer(
-    session: AsyncSession, context: AccountContext, reference: str | None
+    session: AsyncSession, context: AccountContext, reference: str | None, *, share: bool = False
 ) -> CustomerRef | None:
+    """`share` keeps the row share-locked until commit, so the status read stays true: a block
+    (which locks the row exclusively) waits for the sale, or the sale sees the block."""
     if not reference or not reference.strip():
         return None
-    row = await repository.find_by_reference(session, context.account_id, reference.strip())
+    row = await repository.find_by_reference(
+        session, context.account_id, reference.strip(), for_share=share
+    )
     return None if row is None else _ref(row)
 
 
@@ -233,13 +249,14 @@ async def find_or_enroll(
     sync_id: str | None,
     fields: CustomerFields | None,
     now: datetime,
+    share: bool = False,
 ) -> CustomerRef | None:
     """The customer behind a till reference; enrolled on the spot when the program allows it.
 
     Auto-enrolment never fails a sale: a card number that belongs to someone else is dropped.
     """
-    customer = await find_customer(session, context, reference) or await find_customer(
-        session, context, sync_id
+    customer = await find_customer(session, context, reference, share=share) or await find_customer(
+        session, context, sync_id, share=share
     )
     if customer is not None or not context.program.auto_enroll or not (reference or sync_id):
         return customer

@@ -341,8 +341,19 @@ async def drawn_lot_expiries(
 
 
 async def history(
-    session: AsyncSession, account_id: uuid.UUID, customer_id: uuid.UUID, limit: int
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    customer_id: uuid.UUID,
+    limit: int,
+    before_entry_id: int | None = None,
 ) -> list[LedgerLine]:
+    """Newest first; `before_entry_id` continues a page (keyset: stable under new postings)."""
+    conditions = [
+        ledger_entry.c.account_id == account_id,
+        ledger_entry.c.customer_id == customer_id,
+    ]
+    if before_entry_id is not None:
+        conditions.append(ledger_entry.c.id < before_entry_id)
     rows = await session.execute(
         sa.select(
             ledger_entry.c.transaction_id,
@@ -353,6 +364,8 @@ async def history(
             ledger_entry.c.amount_points,
             ledger_entry.c.balance_after_points,
             ledger_transaction.c.reason,
+            ledger_transaction.c.actor,
+            ledger_entry.c.id,
         )
         .select_from(
             ledger_entry.join(
@@ -363,8 +376,22 @@ async def history(
                 ),
             )
         )
-        .where(ledger_entry.c.account_id == account_id, ledger_entry.c.customer_id == customer_id)
+        .where(*conditions)
         .order_by(ledger_entry.c.id.desc())
         .limit(limit)
     )
-    return [LedgerLine(*row) for row in rows]
+    return [
+        LedgerLine(
+            transaction_id=row.transaction_id,
+            kind=row.kind,
+            created_at=row.created_at,
+            effective_at=row.effective_at,
+            bucket=row.bucket,
+            amount_points=row.amount_points,
+            balance_after_points=row.balance_after_points,
+            reason=row.reason,
+            actor=row.actor,
+            entry_id=row.id,
+        )
+        for row in rows
+    ]

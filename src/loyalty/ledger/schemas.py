@@ -15,6 +15,8 @@ class TransactionKind(enum.StrEnum):
     adjustment = "adjustment"
     activation = "activation"
     expiry = "expiry"
+    transfer = "transfer"
+    merge = "merge"
 
 
 class Bucket(enum.StrEnum):
@@ -121,3 +123,5 @@ class LedgerLine:
     amount_points: int
     balance_after_points: int | None
     reason: str | None
+    actor: str | None = None
+    entry_id: int = 0

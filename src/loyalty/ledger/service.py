@@ -522,19 +522,245 @@ async def debit(
 
 
 async def _check_replay(
-    session: AsyncSession, locked: LockedCustomer, key: str, signed_points: int
+    session: AsyncSession,
+    locked: LockedCustomer,
+    key: str,
+    signed_points: int,
+    *,
+    by_header: bool = True,
 ) -> None:
+    """A reused key must name the same change: the customer's net change (and, unless
+    `by_header` is off, the customer named on the transaction) as the first time."""
     stored = await repository.find_transaction(session, locked.account_id, key)
     assert stored is not None
     entries = await repository.transaction_entries(session, locked.account_id, stored.id)
     customer_delta = sum(
         entry.amount_points for entry in entries if entry.customer_id == locked.customer_id
     )
-    if stored.customer_id != locked.customer_id or customer_delta != signed_points:
+    if (by_header and stored.customer_id != locked.customer_id) or customer_delta != signed_points:
         raise LedgerKeyReused(key)
 
 
 async def history(
-    session: AsyncSession, account_id: uuid.UUID, customer_id: uuid.UUID, limit: int = 20
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    customer_id: uuid.UUID,
+    limit: int = 20,
+    before_entry_id: int | None = None,
 ) -> list[LedgerLine]:
-    return await repository.history(session, account_id, customer_id, limit)
+    return await repository.history(session, account_id, customer_id, limit, before_entry_id)
+
+
+async def lock_customers(
+    session: AsyncSession, account_id: uuid.UUID, customer_ids: list[uuid.UUID], now: datetime
+) -> dict[uuid.UUID, LockedCustomer]:
+    """Lock several customers in id order: two requests touching the same customers always
+    take their locks in the same order, so they queue instead of deadlocking."""
+    return {
+        customer_id: await lock_customer(session, account_id, customer_id, now)
+        for customer_id in sorted(set(customer_ids))
+    }
+
+
+@dataclass(frozen=True)
+class _Portion:
+    """Points moving to another customer with the life they had: state, activation, expiry."""
+
+    points: int
+    state: str
+    terms: LotTerms
+
+
+async def _receive(
+    session: AsyncSession,
+    target: LockedCustomer,
+    transaction_id: int,
+    portions: list[_Portion],
+    now: datetime,
+) -> list[Entry]:
+    """The target's entries for incoming points: its debt is repaid first (as by any credit),
+    the rest becomes lots with the terms the points had."""
+    debt_left = target.balance.debt_points
+    available, pending = target.balance.available_points, target.balance.pending_points
+    repaid = 0
+    for portion in portions:
+        take = min(portion.points, debt_left)
+        debt_left -= take
+        repaid += take
+        rest = portion.points - take
+        if not rest:
+            continue
+        lot_id = await repository.insert_lot(
+            session,
+            account_id=target.account_id,
+            customer_id=target.customer_id,
+            transaction_id=transaction_id,
+            points=rest,
+            state=portion.state,
+            terms=portion.terms,
+        )
+        if target._lots is not None:
+            terms = portion.terms
+            lot = Lot(lot_id, portion.state, rest, terms.activates_at, terms.expires_at)
+            target._lots.append(lot)
+        if portion.state == "pending":
+            pending += rest
+        else:
+            available += rest
+        await _advance_next_maturity(session, target, _lot_maturity(portion.state, portion.terms))
+    entries: list[Entry] = []
+    if repaid:
+        entries.append(Entry(Bucket.debt, repaid, target.customer_id))
+    if available != target.balance.available_points:
+        entries.append(
+            Entry(Bucket.available, available - target.balance.available_points, target.customer_id)
+        )
+    if pending != target.balance.pending_points:
+        entries.append(
+            Entry(Bucket.pending, pending - target.balance.pending_points, target.customer_id)
+        )
+    target.balance = Balance(available, pending, debt_left, target.balance.next_maturity_at)
+    return entries
+
+
+async def transfer(
+    session: AsyncSession,
+    source: LockedCustomer,
+    target: LockedCustomer,
+    *,
+    points: int,
+    idempotency_key: str,
+    now: datetime,
+    reason: str | None = None,
+    actor: str | None = None,
+) -> int | None:
+    """Move available points from one customer to another; they keep their expiry. Both must
+    be locked (`lock_customers`). Returns None on a replay of the same transfer."""
+    assert points > 0
+    assert source.customer_id != target.customer_id
+    transaction_id = await repository.claim_transaction(
+        session,
+        TransactionHeader(
+            account_id=source.account_id,
+            kind=TransactionKind.transfer,
+            idempotency_key=idempotency_key,
+            customer_id=source.customer_id,
+            effective_at=now,
+            reason=reason,
+            actor=actor,
+        ),
+    )
+    if transaction_id is None:
+        await _check_replay(session, source, idempotency_key, -points)
+        await _check_replay(session, target, idempotency_key, points, by_header=False)
+        return None
+    if points > source.balance.available_points:
+        raise InsufficientPoints(
+            available_points=source.balance.available_points, requested_points=points
+        )
+    lots = await source.lots(session)
+    draws, unpaid = rules.draw_from_lots(lots, points, now)
+    assert unpaid == 0, "lots disagree with the available balance"
+    by_id = {lot.id: lot for lot in lots}
+    await repository.apply_draws(session, source.account_id, transaction_id, draws)
+    portions = [
+        _Portion(draw.points, "active", LotTerms(now, by_id[draw.lot_id].expires_at))
+        for draw in draws
+    ]
+    entries = await _receive(session, target, transaction_id, portions, now)
+    entries.append(Entry(Bucket.available, -points, source.customer_id))
+    await repository.insert_entries(session, source.account_id, transaction_id, entries)
+    source.balance = Balance(
+        source.balance.available_points - points,
+        source.balance.pending_points,
+        source.balance.debt_points,
+        source.balance.next_maturity_at,
+    )
+    source._lots = None
+    return transaction_id
+
+
+async def merge(
+    session: AsyncSession,
+    duplicate: LockedCustomer,
+    survivor: LockedCustomer,
+    *,
+    idempotency_key: str,
+    now: datetime,
+    reason: str | None = None,
+    actor: str | None = None,
+) -> int | None:
+    """Move everything a duplicate holds to the survivor, as one transaction: every live lot
+    (available and pending, with its activation and expiry) and the debt. The survivor's debt
+    is then repaid from what it can spend, so debt and available points never coexist."""
+    assert duplicate.customer_id != survivor.customer_id
+    held = duplicate.balance
+    lots = [lot for lot in await duplicate.lots(session) if lot.remaining_points > 0]
+    if not lots and held.debt_points == 0:
+        return None
+    transaction_id = await repository.claim_transaction(
+        session,
+        TransactionHeader(
+            account_id=duplicate.account_id,
+            kind=TransactionKind.merge,
+            idempotency_key=idempotency_key,
+            customer_id=duplicate.customer_id,
+            effective_at=now,
+            reason=reason,
+            actor=actor,
+        ),
+    )
+    if transaction_id is None:
+        raise LedgerKeyReused(idempotency_key)
+    account_id = duplicate.account_id
+    draws = [
+        LotDraw(
+            lot.id,
+            Bucket.pending if lot.state == "pending" else Bucket.available,
+            lot.remaining_points,
+        )
+        for lot in lots
+    ]
+    await repository.apply_draws(session, account_id, transaction_id, draws)
+    # Entry order matters: the balance trigger checks every entry as it lands.
+    entries: list[Entry] = []
+    if held.debt_points:
+        entries.append(Entry(Bucket.debt, -held.debt_points, survivor.customer_id))
+        survivor.balance = Balance(
+            survivor.balance.available_points,
+            survivor.balance.pending_points,
+            survivor.balance.debt_points + held.debt_points,
+            survivor.balance.next_maturity_at,
+        )
+    portions = [
+        _Portion(lot.remaining_points, lot.state, LotTerms(lot.activates_at, lot.expires_at))
+        for lot in sorted(lots, key=rules.spend_order_key)
+    ]
+    entries += await _receive(session, survivor, transaction_id, portions, now)
+    netted = min(survivor.balance.debt_points, survivor.balance.available_points)
+    if netted:
+        net_draws, unpaid = rules.draw_from_lots(await survivor.lots(session), netted, now)
+        assert unpaid == 0, "lots disagree with the available balance"
+        await repository.apply_draws(session, account_id, transaction_id, net_draws)
+        entries += [
+            Entry(Bucket.debt, netted, survivor.customer_id),
+            Entry(Bucket.available, -netted, survivor.customer_id),
+        ]
+        survivor.balance = Balance(
+            survivor.balance.available_points - netted,
+            survivor.balance.pending_points,
+            survivor.balance.debt_points - netted,
+            survivor.balance.next_maturity_at,
+        )
+        survivor._lots = None
+    if held.available_points:
+        entries.append(Entry(Bucket.available, -held.available_points, duplicate.customer_id))
+    if held.pending_points:
+        entries.append(Entry(Bucket.pending, -held.pending_points, duplicate.customer_id))
+    if held.debt_points:
+        entries.append(Entry(Bucket.debt, held.debt_points, duplicate.customer_id))
+    await repository.insert_entries(session, account_id, transaction_id, entries)
+    await repository.set_next_maturity(session, account_id, duplicate.customer_id, None)
+    duplicate.balance = Balance(0, 0, 0, None)
+    duplicate._lots = []
+    return transaction_id

@@ -31,9 +31,24 @@ customer = sa.Table(
     sa.Column("birth_date", sa.Date, nullable=True),
     sa.Column("sex", sa.Text, nullable=True),
     sa.Column("verified", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Back office: `blocked` neither earns nor spends at the till; `merged` and `erased` are
+    # closed for good (points moved to `merged_into_id`, or personal data anonymised).
+    sa.Column("status", sa.Text, nullable=False, server_default="active"),
+    sa.Column("merged_into_id", UUID(as_uuid=True), nullable=True),
+    sa.Column("status_changed_at", sa.DateTime(timezone=True), nullable=True),
     created_at(),
     updated_at(),
     sa.CheckConstraint("sex IS NULL OR sex IN ('MALE', 'FEMALE')", name="sex"),
+    sa.CheckConstraint("status IN ('active', 'blocked', 'merged', 'erased')", name="status"),
+    sa.CheckConstraint(
+        "(status = 'merged') = (merged_into_id IS NOT NULL) AND merged_into_id IS DISTINCT FROM id",
+        name="merged_into",
+    ),
+    sa.ForeignKeyConstraint(
+        ["account_id", "merged_into_id"],
+        ["customer.account_id", "customer.id"],
+        ondelete="RESTRICT",
+    ),
     sa.UniqueConstraint("account_id", "moysklad_id"),
     sa.UniqueConstraint("account_id", "sync_id"),
     sa.UniqueConstraint("account_id", "card_number"),

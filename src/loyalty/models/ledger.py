@@ -37,7 +37,9 @@ ledger_transaction = sa.Table(
     sa.Column("effective_at", sa.DateTime(timezone=True), nullable=False),
     created_at(),
     sa.CheckConstraint(
-        "kind IN ('sale', 'return', 'welcome', 'adjustment', 'activation', 'expiry')", name="kind"
+        "kind IN ('sale', 'return', 'welcome', 'adjustment', 'activation', 'expiry',"
+        " 'transfer', 'merge')",
+        name="kind",
     ),
     sa.UniqueConstraint("account_id", "idempotency_key"),
     sa.Index("ix_ledger_transaction_account_id_customer_id_id", "account_id", "customer_id", "id"),

@@ -21,6 +21,7 @@ class QuoteReads:
     customer_id: uuid.UUID
     moysklad_id: str | None
     name: str | None
+    status: str
     balance: Balance | None  # as stored: due maturities not applied
     holds_vouchers: bool
 
@@ -47,6 +48,7 @@ async def quote_reads(
             customer.c.id,
             customer.c.moysklad_id,
             customer.c.name,
+            customer.c.status,
             customer_balance.c.available_points,
             customer_balance.c.pending_points,
             customer_balance.c.debt_points,
@@ -71,7 +73,9 @@ async def quote_reads(
             row.available_points, row.pending_points, row.debt_points, row.next_maturity_at
         )
     )
-    return QuoteReads(row.id, row.moysklad_id, row.name, balance, bool(row.holds_vouchers))
+    return QuoteReads(
+        row.id, row.moysklad_id, row.name, row.status, balance, bool(row.holds_vouchers)
+    )
 
 
 async def claim(session: AsyncSession, values: dict[str, Any]) -> int | None:

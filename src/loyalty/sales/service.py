@@ -19,7 +19,7 @@ from loyalty.common.money import (
 from loyalty.common.plural import points_phrase
 from loyalty.config import Settings
 from loyalty.customers import service as customers_service
-from loyalty.customers.errors import CustomerNotFound
+from loyalty.customers.errors import CustomerBlocked, CustomerNotFound
 from loyalty.customers.schemas import CustomerFields
 from loyalty.giftcards import service as giftcards_service
 from loyalty.ledger import service as ledger_service
@@ -142,8 +142,10 @@ async def quote_sale(
         found = await repository.quote_reads(session, context.account_id, reference.strip())
         if found is not None:
             customer = customers_service.CustomerRef(
-                found.customer_id, found.moysklad_id, found.name
+                found.customer_id, found.moysklad_id, found.name, found.status
             )
+            if not customer.active and body.spending:
+                raise CustomerBlocked(customer.status, parameter="agent.meta.id")
             holds_vouchers = found.holds_vouchers
             if found.balance is not None:
                 balance = await ledger_service.balance_as_of(
@@ -173,7 +175,7 @@ async def quote_sale(
     discount_minor = voucher_minor + pricing.spend_discount_minor(spend)
     priced = pricing.apply_discount(lines, discount_minor)
     earn = 0
-    if body.agent is not None:
+    if body.agent is not None and (customer is None or customer.active):
         earn = pricing.points_to_earn(
             total_minor - discount_minor, program.earn_percent, spend, program.earn_on_spend
         )
@@ -352,9 +354,12 @@ async def confirm_sale(
             sync_id=None,
             fields=_agent_fields(body.agent),
             now=now,
+            share=True,  # no extra round trip; holds the status true until commit
         )
     if spend and customer is None:
         raise SpendWithoutCustomer()
+    if spend and customer is not None and not customer.active:
+        raise CustomerBlocked(customer.status, parameter="bonusProgram.bonusValueToSpend")
     receipt_discount_minor = total_minor - paid_minor
     if pricing.spend_discount_minor(spend) > receipt_discount_minor:
         raise SpendNotReflectedInReceipt(str(minor_to_roubles(receipt_discount_minor)))
@@ -404,8 +409,10 @@ async def confirm_sale(
     earned_per_line = [0] * len(lines)
     finish: dict[str, object] = {}
     if customer is not None and locked is not None:
-        earn = pricing.points_to_earn(
-            paid_minor, program.earn_percent, spend, program.earn_on_spend
+        earn = (
+            pricing.points_to_earn(paid_minor, program.earn_percent, spend, program.earn_on_spend)
+            if customer.active
+            else 0
         )
         posting = await ledger_service.post_sale(
             session,
