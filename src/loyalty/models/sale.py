@@ -40,6 +40,8 @@ sale = sa.Table(
     sa.UniqueConstraint("account_id", "idempotency_key"),
     sa.Index("ix_sale_account_id_moysklad_id", "account_id", "moysklad_id"),
     sa.Index("ix_sale_account_id_customer_id", "account_id", "customer_id"),
+    # Reports: sales by day.
+    sa.Index("ix_sale_account_id_created_at", "account_id", "created_at"),
 )
 
 sale_line = sa.Table(
@@ -106,6 +108,8 @@ sales_return = sa.Table(
         ["account_id", "sale_id"], ["sale.account_id", "sale.id"], ondelete="RESTRICT"
     ),
     sa.Index("ix_sales_return_account_id_sale_id", "account_id", "sale_id"),
+    # Reports: returns by day.
+    sa.Index("ix_sales_return_account_id_created_at", "account_id", "created_at"),
 )
 
 sales_return_line = sa.Table(
