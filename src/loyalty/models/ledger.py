@@ -81,6 +81,14 @@ ledger_entry = sa.Table(
         "id",
         postgresql_where=sa.text("customer_id IS NOT NULL"),
     ),
+    # Reports: expired points per expiry transaction, read from the index alone.
+    sa.Index(
+        "ix_ledger_entry_account_id_transaction_id_expired",
+        "account_id",
+        "transaction_id",
+        "amount_points",
+        postgresql_where=sa.text("bucket = 'expired'"),
+    ),
 )
 
 # A lot is one earning: it activates, is drawn down by spending (soonest expiry first) and
