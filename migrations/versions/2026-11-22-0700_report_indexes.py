@@ -1,8 +1,10 @@
-"""Indexes for the reports (liability, daily figures per store).
+"""Reports: indexes for the liability and daily reports, and the rollup of closed days.
 
-Built CONCURRENTLY so a large live database keeps taking sales while they are built. None of them
-covers a column that spending updates (`points_lot.remaining_points`, `voucher.balance_minor`),
-so those updates stay HOT.
+- report_daily_store: figures per account, day and store of closed days; report_rollup: how far
+  each account is rolled up (`loyalty report rollup`).
+- The indexes are built CONCURRENTLY so a large live database keeps taking sales meanwhile. None
+  of them covers a column that spending updates (`points_lot.remaining_points`,
+  `voucher.balance_minor`), so those updates stay HOT.
 
 Revision ID: 0007
 Revises: 0003
@@ -15,6 +17,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0007"
 down_revision: str | None = "0003"
@@ -83,7 +86,66 @@ INDEXES: tuple[tuple[str, str, list[str], str | None, list[str]], ...] = (
 )
 
 
+DAILY_FIGURES = (
+    "earned_points",
+    "spent_points",
+    "reversed_earned_points",
+    "reversed_spent_points",
+    "expired_points",
+    "sales_with_program_count",
+    "sales_with_program_minor",
+    "sales_without_program_count",
+    "sales_without_program_minor",
+    "returns_count",
+    "returns_minor",
+)
+
+
 def upgrade() -> None:
+    op.create_table(
+        "report_daily_store",
+        sa.Column("account_id", postgresql.UUID(as_uuid=True), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("retail_store_key", sa.Text(), nullable=False),
+        *(sa.Column(name, sa.BigInteger(), nullable=False) for name in DAILY_FIGURES),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.CheckConstraint(
+            " AND ".join(f"{name} >= 0" for name in DAILY_FIGURES),
+            name=op.f("ck_report_daily_store_non_negative"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["account.id"],
+            name=op.f("fk_report_daily_store_account_id_account"),
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint(
+            "account_id", "day", "retail_store_key", name=op.f("pk_report_daily_store")
+        ),
+    )
+    op.create_table(
+        "report_rollup",
+        sa.Column("account_id", postgresql.UUID(as_uuid=True), nullable=False),
+        sa.Column("through_day", sa.Date(), nullable=False),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["account.id"],
+            name=op.f("fk_report_rollup_account_id_account"),
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint("account_id", name=op.f("pk_report_rollup")),
+    )
     with op.get_context().autocommit_block():
         for name, table, columns, where, covered in INDEXES:
             op.create_index(
@@ -100,3 +162,5 @@ def downgrade() -> None:
     with op.get_context().autocommit_block():
         for name, table, *_ in reversed(INDEXES):
             op.drop_index(name, table_name=table, postgresql_concurrently=True)
+    op.drop_table("report_rollup")
+    op.drop_table("report_daily_store")

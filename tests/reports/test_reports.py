@@ -11,11 +11,13 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.cli import cli
 from loyalty.common.clock import Clock
 from loyalty.operators.schemas import Role
-from loyalty.reports.service import MAX_PERIOD_DAYS
+from loyalty.reports import service as reports_service
+from loyalty.reports.service import MAX_PERIOD_DAYS, Rollup
 from tests.conftest import Tenant
 from tests.support import payloads
 from tests.support.payloads import STORE_ID
@@ -191,6 +193,66 @@ class TestTradingDay:
         ]
 
 
+def roll_up(tenant: Tenant, now: datetime) -> Rollup:
+    async def work(session: AsyncSession) -> Rollup:
+        return await reports_service.roll_up(session, tenant.account_id, now)
+
+    result: Rollup = tenant.db.run(work)
+    return result
+
+
+def rolled_rows(tenant: Tenant) -> int:
+    count = tenant.db.scalar(
+        "SELECT count(*) FROM report_daily_store WHERE account_id = :a", a=tenant.account_id
+    )
+    return int(count)
+
+
+class TestRollup:
+    def test_closed_days_read_from_the_rollup_give_the_same_figures(
+        self, tenant: Tenant, operator: Operator, clock: Clock
+    ) -> None:
+        trade_one_day(tenant, operator)
+        period = (today() - timedelta(days=1), today())
+        live = operator.ok(daily(operator, *period))
+        only_other = operator.ok(daily(operator, *period, retailStoreId=OTHER_STORE))
+
+        # Today is still open: nothing to roll up (the account opened today).
+        assert roll_up(tenant, datetime.now(UTC)).days_added == 0
+        assert rolled_rows(tenant) == 0
+        # Once today has closed, it is rolled up once, a row per store.
+        tomorrow = datetime.now(UTC) + timedelta(days=1, minutes=11)
+        assert roll_up(tenant, tomorrow) == Rollup(tenant.account_id, today(), 1)
+        assert roll_up(tenant, tomorrow).days_added == 0
+        assert rolled_rows(tenant) == 2
+
+        assert operator.ok(daily(operator, *period)) == live
+        assert operator.ok(daily(operator, *period, retailStoreId=OTHER_STORE)) == only_other
+        csv_rows = read_csv(daily(operator, *period, format="csv"))
+        assert {row["retail_store_id"] for row in csv_rows} == {STORE_ID, OTHER_STORE}
+
+        # A period over rolled-up and open days: today from the rollup, the expiries live.
+        clock.advance(timedelta(days=30, seconds=1))
+        report = operator.ok(daily(operator, today(), (clock.now() + timedelta(days=1)).date()))
+        assert report["totals"]["earnedPoints"] == 212
+        assert report["totals"]["expiredPoints"] == 62
+
+    def test_the_report_reads_rolled_up_days_from_the_rollup(
+        self, tenant: Tenant, operator: Operator
+    ) -> None:
+        trade_one_day(tenant, operator)
+        roll_up(tenant, datetime.now(UTC) + timedelta(days=1, minutes=11))
+        changed = tenant.db.fetch(
+            "UPDATE report_daily_store SET earned_points = earned_points + 1000"
+            " WHERE account_id = :a AND retail_store_key = :store RETURNING earned_points",
+            a=tenant.account_id,
+            store=STORE_ID,
+        )
+        assert changed == [{"earned_points": 1212}]
+        report = operator.ok(daily(operator, today(), today()))
+        assert report["totals"]["earnedPoints"] == 1212
+
+
 class TestCsv:
     def test_every_report_downloads_as_semicolon_csv_for_excel(
         self, tenant: Tenant, operator: Operator
@@ -304,6 +366,12 @@ class TestCommandLine:
             STORE_ID: "212",
             OTHER_STORE: "0",
         }
+
+        result = CliRunner().invoke(cli, ["report", "rollup", "--account", account], env=env)
+        assert result.exit_code == 0, result.output
+        [rolled] = json.loads(result.stdout)
+        assert rolled["account_id"] == account
+        assert date.fromisoformat(rolled["through_day"]) < today()
 
         reversed_period = ["--from", today().isoformat(), "--to", "2000-01-01"]
         result = CliRunner().invoke(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 
 import click
@@ -25,7 +26,7 @@ def _write_csv(content: bytes) -> None:
 
 @click.group("report")
 def report_group() -> None:
-    """Reports: points liability, daily figures per store, tiers."""
+    """Reports: points liability, daily figures per store, tiers; the daily rollup."""
 
 
 @report_group.command("liability")
@@ -76,6 +77,30 @@ def daily(
             emit(report.model_dump(mode="json"))
 
     run_in_transaction(work)
+
+
+@report_group.command("rollup")
+@click.option("--account", "account_id", default=None, help="Account UUID (default: all).")
+def rollup(account_id: str | None) -> None:
+    """Roll up the closed days of the daily report (run it hourly, e.g. from cron)."""
+    account = parse_uuid(account_id) if account_id else None
+
+    async def accounts(session: AsyncSession) -> list[uuid.UUID]:
+        return [account] if account else await service.account_ids(session)
+
+    def one(account_uuid: uuid.UUID) -> dict[str, object]:
+        async def work(session: AsyncSession) -> dict[str, object]:
+            result = await service.roll_up(session, account_uuid, Clock().now())
+            return {
+                "account_id": str(result.account_id),
+                "through_day": result.through_day.isoformat(),
+                "days_added": result.days_added,
+            }
+
+        # One transaction per account: a long first rollup never holds the others back.
+        return run_in_transaction(work)
+
+    emit([one(account_uuid) for account_uuid in run_in_transaction(accounts)])
 
 
 @report_group.command("tiers")

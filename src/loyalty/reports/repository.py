@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from loyalty.models.account import account
+from loyalty.models.report import DAILY_FIGURES, report_rollup
 
 # Stored balances are exact except for activations and expiries that fell due but are not posted
 # yet (posting is lazy: the customer's next write). Those lots are corrected for here, as
@@ -66,12 +69,12 @@ WITH sales AS (
     SELECT CAST(timezone(:timezone, created_at) AS date) AS day, retail_store_id,
            sum(earned_points) AS earned_points,
            sum(spent_points) AS spent_points,
-           count(*) FILTER (WHERE customer_id IS NOT NULL) AS with_program_count,
+           count(*) FILTER (WHERE customer_id IS NOT NULL) AS sales_with_program_count,
            coalesce(sum(paid_minor) FILTER (WHERE customer_id IS NOT NULL), 0)
-               AS with_program_minor,
-           count(*) FILTER (WHERE customer_id IS NULL) AS without_program_count,
+               AS sales_with_program_minor,
+           count(*) FILTER (WHERE customer_id IS NULL) AS sales_without_program_count,
            coalesce(sum(paid_minor) FILTER (WHERE customer_id IS NULL), 0)
-               AS without_program_minor
+               AS sales_without_program_minor
       FROM sale
      WHERE account_id = :account_id AND created_at >= :start AND created_at < :end {store}
      GROUP BY 1, 2
@@ -107,16 +110,17 @@ SELECT day, retail_store_id,
        sum(reversed_earned_points) AS reversed_earned_points,
        sum(reversed_spent_points) AS reversed_spent_points,
        sum(expired_points) AS expired_points,
-       sum(with_program_count) AS with_program_count,
-       sum(with_program_minor) AS with_program_minor,
-       sum(without_program_count) AS without_program_count,
-       sum(without_program_minor) AS without_program_minor,
+       sum(sales_with_program_count) AS sales_with_program_count,
+       sum(sales_with_program_minor) AS sales_with_program_minor,
+       sum(sales_without_program_count) AS sales_without_program_count,
+       sum(sales_without_program_minor) AS sales_without_program_minor,
        sum(returns_count) AS returns_count,
        sum(returns_minor) AS returns_minor
   FROM (
     SELECT day, retail_store_id, earned_points, spent_points,
            0 AS reversed_earned_points, 0 AS reversed_spent_points, 0 AS expired_points,
-           with_program_count, with_program_minor, without_program_count, without_program_minor,
+           sales_with_program_count, sales_with_program_minor,
+           sales_without_program_count, sales_without_program_minor,
            0 AS returns_count, 0 AS returns_minor
       FROM sales
     UNION ALL
@@ -138,6 +142,26 @@ def daily_sql(*, by_store: bool) -> str:
         store="AND retail_store_id = :retail_store_id" if by_store else "",
         with_expiries="false" if by_store else "true",
     )
+
+
+_FIGURES = ", ".join(DAILY_FIGURES)
+
+ROLLED_UP_SQL = f"""
+SELECT day, NULLIF(retail_store_key, '') AS retail_store_id, {_FIGURES}
+  FROM report_daily_store
+ WHERE account_id = :account_id AND day >= :first_day AND day <= :last_day {{store}}
+ ORDER BY day, NULLIF(retail_store_key, '') NULLS LAST
+"""
+
+ROLL_UP_SQL = f"""
+INSERT INTO report_daily_store (account_id, day, retail_store_key, {_FIGURES})
+SELECT :account_id, day, coalesce(retail_store_id, ''), {_FIGURES}
+  FROM ({daily_sql(by_store=False)}) AS daily
+"""
+
+
+def rolled_up_sql(*, by_store: bool) -> str:
+    return ROLLED_UP_SQL.format(store="AND retail_store_key = :retail_store_id" if by_store else "")
 
 
 # Tiers are not modelled yet: every customer is in one group. Replace this statement (and only
@@ -206,6 +230,83 @@ async def daily(
         params["retail_store_id"] = retail_store_id
     statement = sa.text(daily_sql(by_store=retail_store_id is not None))
     return list(await session.execute(statement, params))
+
+
+async def rolled_up(
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    *,
+    first_day: date,
+    last_day: date,
+    retail_store_id: str | None,
+) -> list[Any]:
+    params: dict[str, Any] = {
+        "account_id": account_id,
+        "first_day": first_day,
+        "last_day": last_day,
+    }
+    if retail_store_id is not None:
+        params["retail_store_id"] = retail_store_id
+    statement = sa.text(rolled_up_sql(by_store=retail_store_id is not None))
+    return list(await session.execute(statement, params))
+
+
+async def rolled_up_through(session: AsyncSession, account_id: uuid.UUID) -> date | None:
+    through: date | None = await session.scalar(
+        sa.select(report_rollup.c.through_day).where(report_rollup.c.account_id == account_id)
+    )
+    return through
+
+
+async def lock_rollup(session: AsyncSession, account_id: uuid.UUID, timezone: str) -> date:
+    """The account's rollup mark, locked; a new mark is the day before the account opened."""
+    await session.execute(
+        sa.text(
+            "INSERT INTO report_rollup (account_id, through_day)"
+            " SELECT id, CAST(timezone(:timezone, created_at) AS date) - 1"
+            "   FROM account WHERE id = :account_id"
+            " ON CONFLICT (account_id) DO NOTHING"
+        ),
+        {"account_id": account_id, "timezone": timezone},
+    )
+    through: date = (
+        await session.execute(
+            sa.select(report_rollup.c.through_day)
+            .where(report_rollup.c.account_id == account_id)
+            .with_for_update()
+        )
+    ).scalar_one()
+    return through
+
+
+async def roll_up(
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    *,
+    start: datetime,
+    end: datetime,
+    through_day: date,
+    timezone: str,
+    now: datetime,
+) -> None:
+    """Store the figures of [start, end) and move the mark to `through_day`."""
+    params = {
+        "account_id": account_id,
+        "start": start,
+        "end": end,
+        "timezone": timezone,
+        "now": now,
+    }
+    await session.execute(sa.text(ROLL_UP_SQL), params)
+    await session.execute(
+        sa.update(report_rollup)
+        .where(report_rollup.c.account_id == account_id)
+        .values(through_day=through_day, updated_at=sa.func.now())
+    )
+
+
+async def account_ids(session: AsyncSession) -> list[uuid.UUID]:
+    return list((await session.scalars(sa.select(account.c.id).order_by(account.c.id))).all())
 
 
 async def tier_distribution(session: AsyncSession, account_id: uuid.UUID) -> list[Any]:

@@ -1,12 +1,23 @@
 """Reports for the merchant: points liability, daily figures per store, tier distribution.
 
-Read-only. Days are calendar days in UTC: accounts carry no time zone yet.
+Days are calendar days in UTC: accounts carry no time zone yet.
+
+The daily report reads closed days from their rollup (`roll_up`, run by `loyalty report
+rollup`) and the rest from the sales, returns and ledger themselves, so it is exact whether or
+not the rollup ran. A day is closed, and its figures final, once nothing can be written into it:
+sales and returns are dated by the database clock when their transaction starts (a request lives
+a few seconds at most), and an expiry by its lot's `expires_at`, fixed when the lot is created.
+No lot is created already expired (a refund whose expiry has passed is recorded expired at
+once), and an expired lot is frozen until its expiry is posted, which moves exactly what it
+held to the `expired` bucket, dated `expires_at`.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +39,10 @@ REPORT_TIMEZONE = "UTC"
 EXPIRY_WINDOWS_DAYS = (30, 60, 90)
 # One request reads at most a year of days; longer periods are asked for in parts.
 MAX_PERIOD_DAYS = 366
+# A day is rolled up this long after it ended: every transaction dated in it is over by then.
+CLOSE_AFTER = timedelta(minutes=10)
+# Days rolled up per statement, so a first rollup of a long history keeps statements short.
+ROLLUP_CHUNK_DAYS = 31
 
 
 def points_value_minor(points: int) -> int:
@@ -82,10 +97,10 @@ FIGURE_COLUMNS = {
     "reversedEarnedPoints": "reversed_earned_points",
     "reversedSpentPoints": "reversed_spent_points",
     "expiredPoints": "expired_points",
-    "salesWithProgramCount": "with_program_count",
-    "salesWithProgramMinor": "with_program_minor",
-    "salesWithoutProgramCount": "without_program_count",
-    "salesWithoutProgramMinor": "without_program_minor",
+    "salesWithProgramCount": "sales_with_program_count",
+    "salesWithProgramMinor": "sales_with_program_minor",
+    "salesWithoutProgramCount": "sales_without_program_count",
+    "salesWithoutProgramMinor": "sales_without_program_minor",
     "returnsCount": "returns_count",
     "returnsMinor": "returns_minor",
 }
@@ -100,16 +115,29 @@ async def daily(
     retail_store_id: str | None,
     now: datetime,
 ) -> DailyReport:
-    start, end = period_bounds(date_from, date_to)
-    rows = await repository.daily(
-        session,
-        account_id,
-        start=start,
-        end=end,
-        timezone=REPORT_TIMEZONE,
-        retail_store_id=retail_store_id,
-        now=now,
-    )
+    period_bounds(date_from, date_to)
+    through = await repository.rolled_up_through(session, account_id)
+    rows: list[Any] = []
+    if through is not None and date_from <= through:
+        rows += await repository.rolled_up(
+            session,
+            account_id,
+            first_day=date_from,
+            last_day=min(date_to, through),
+            retail_store_id=retail_store_id,
+        )
+    live_from = date_from if through is None else max(date_from, through + timedelta(days=1))
+    if live_from <= date_to:
+        start, end = period_bounds(live_from, date_to)
+        rows += await repository.daily(
+            session,
+            account_id,
+            start=start,
+            end=end,
+            timezone=REPORT_TIMEZONE,
+            retail_store_id=retail_store_id,
+            now=now,
+        )
     items = [
         DailyRow(
             day=row.day,
@@ -129,6 +157,40 @@ async def daily(
         items=items,
         totals=totals,
     )
+
+
+@dataclass(frozen=True)
+class Rollup:
+    account_id: uuid.UUID
+    through_day: date
+    days_added: int
+
+
+async def roll_up(session: AsyncSession, account_id: uuid.UUID, now: datetime) -> Rollup:
+    """Roll up the account's closed days not rolled up yet; concurrent runs wait on the mark."""
+    closed_through = (now - CLOSE_AFTER).astimezone(UTC).date() - timedelta(days=1)
+    through = await repository.lock_rollup(session, account_id, REPORT_TIMEZONE)
+    first = through + timedelta(days=1)
+    added = 0
+    while first <= closed_through:
+        last = min(first + timedelta(days=ROLLUP_CHUNK_DAYS - 1), closed_through)
+        start = datetime.combine(first, time.min, UTC)
+        await repository.roll_up(
+            session,
+            account_id,
+            start=start,
+            end=datetime.combine(last + timedelta(days=1), time.min, UTC),
+            through_day=last,
+            timezone=REPORT_TIMEZONE,
+            now=now,
+        )
+        added += (last - first).days + 1
+        through, first = last, last + timedelta(days=1)
+    return Rollup(account_id, through, added)
+
+
+async def account_ids(session: AsyncSession) -> list[uuid.UUID]:
+    return await repository.account_ids(session)
 
 
 async def tiers(session: AsyncSession, account_id: uuid.UUID) -> TierReport:
