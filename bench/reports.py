@@ -45,7 +45,10 @@ HISTORY_DAYS = 365
 REPEATS = 5
 
 SEED_STATEMENTS = (
-    "INSERT INTO account (id, name) VALUES (CAST(:account AS uuid), 'Reports benchmark')",
+    """
+    INSERT INTO account (id, name, created_at)
+    VALUES (CAST(:account AS uuid), 'Reports benchmark', now() - interval '400 days')
+    """,
     """
     INSERT INTO customer (account_id, id, moysklad_id, name, created_at, updated_at)
     SELECT CAST(:account AS uuid), md5(:account_key || ':' || n)::uuid, 'ms-' || n,
@@ -273,6 +276,24 @@ def report_calls(
     }
 
 
+async def time_reports(
+    sessions: Callable[[], AsyncSession], account_id: uuid.UUID, now: datetime, when: str
+) -> None:
+    print(f"\n=== timings through the service (ms), {when}: one warm-up, then {REPEATS} runs")
+    for name, call in report_calls(account_id, now).items():
+        timings = []
+        for attempt in range(REPEATS + 1):
+            async with sessions() as session, session.begin():
+                begun = time.perf_counter()
+                await call(session)
+                if attempt:
+                    timings.append((time.perf_counter() - begun) * 1000)
+        print(
+            f"{name:32} median {statistics.median(timings):8.1f}"
+            f"  min {min(timings):8.1f}  max {max(timings):8.1f}"
+        )
+
+
 async def measure(database_url: str, *, customers: int, entries: int) -> None:
     settings = Settings(DATABASE_URL=database_url, DATABASE_STATEMENT_TIMEOUT_MS=3_600_000)
     engine = make_engine(settings, pooled=False)
@@ -301,19 +322,25 @@ async def measure(database_url: str, *, customers: int, entries: int) -> None:
                 print(f"\n=== {name}: plan")
                 for row in plan:
                     print(row[0])
-        print("\n=== timings through the service (ms), one warm-up, then", REPEATS, "runs")
-        for name, call in report_calls(account_id, now).items():
-            timings = []
-            for attempt in range(REPEATS + 1):
-                async with sessions() as session, session.begin():
-                    begun = time.perf_counter()
-                    await call(session)
-                    if attempt:
-                        timings.append((time.perf_counter() - begun) * 1000)
-            print(
-                f"{name:32} median {statistics.median(timings):8.1f}"
-                f"  min {min(timings):8.1f}  max {max(timings):8.1f}"
+        await time_reports(sessions, account_id, now, "before the rollup")
+
+        async with sessions() as session, session.begin():
+            begun = time.perf_counter()
+            rolled = await service.roll_up(session, account_id, now)
+        print(
+            f"\n=== rollup: {rolled.days_added} days through {rolled.through_day}"
+            f" in {time.perf_counter() - begun:.1f} s"
+        )
+        async with sessions() as session, session.begin():
+            first_day = now.date() - timedelta(days=service.MAX_PERIOD_DAYS - 1)
+            plan = await session.execute(
+                sa.text("EXPLAIN (ANALYZE, BUFFERS) " + repository.rolled_up_sql(by_store=False)),
+                {"account_id": account_id, "first_day": first_day, "last_day": rolled.through_day},
             )
+            print("\n=== daily, 366 days, all stores, rolled-up part: plan")
+            for row in plan:
+                print(row[0])
+        await time_reports(sessions, account_id, now, "after the rollup")
     finally:
         await engine.dispose()
 

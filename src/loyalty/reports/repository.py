@@ -229,7 +229,7 @@ async def daily(
     if retail_store_id is not None:
         params["retail_store_id"] = retail_store_id
     statement = sa.text(daily_sql(by_store=retail_store_id is not None))
-    return list(await session.execute(statement, params))
+    return list((await session.execute(statement, params)).all())
 
 
 async def rolled_up(
@@ -248,7 +248,7 @@ async def rolled_up(
     if retail_store_id is not None:
         params["retail_store_id"] = retail_store_id
     statement = sa.text(rolled_up_sql(by_store=retail_store_id is not None))
-    return list(await session.execute(statement, params))
+    return list((await session.execute(statement, params)).all())
 
 
 async def rolled_up_through(session: AsyncSession, account_id: uuid.UUID) -> date | None:
@@ -312,4 +312,4 @@ async def account_ids(session: AsyncSession) -> list[uuid.UUID]:
 async def tier_distribution(session: AsyncSession, account_id: uuid.UUID) -> list[Any]:
     """(tier, customers) rows; see TIERS_SQL."""
     params = {"account_id": account_id, "no_tier": NO_TIER}
-    return list(await session.execute(sa.text(TIERS_SQL), params))
+    return list((await session.execute(sa.text(TIERS_SQL), params)).all())
