@@ -28,38 +28,40 @@ WITH stored AS (
            coalesce(sum(debt_points), 0) AS debt_points
       FROM customer_balance
      WHERE account_id = :account_id
-), due_expiries AS (
-    SELECT coalesce(sum(remaining_points) FILTER (WHERE state = 'active'), 0) AS available_points,
-           coalesce(sum(remaining_points) FILTER (WHERE state = 'pending'), 0) AS pending_points
+), live_lots AS (
+    -- One pass over live lots expiring by the last window: those already expired are not
+    -- posted yet (they leave the stored balances), the others expire within a window.
+    SELECT coalesce(sum(remaining_points)
+                    FILTER (WHERE expires_at <= :now AND state = 'active'), 0) AS expired_available,
+           coalesce(sum(remaining_points)
+                    FILTER (WHERE expires_at <= :now AND state = 'pending'), 0) AS expired_pending,
+           coalesce(sum(remaining_points)
+                    FILTER (WHERE expires_at > :now AND expires_at <= :until_30), 0) AS within_30,
+           coalesce(sum(remaining_points)
+                    FILTER (WHERE expires_at > :now AND expires_at <= :until_60), 0) AS within_60,
+           coalesce(sum(remaining_points) FILTER (WHERE expires_at > :now), 0) AS within_90
       FROM points_lot
      WHERE account_id = :account_id AND state <> 'closed'
-       AND expires_at IS NOT NULL AND expires_at <= :now
+       AND expires_at IS NOT NULL AND expires_at <= :until_90
 ), due_activations AS (
     SELECT coalesce(sum(remaining_points), 0) AS points
       FROM points_lot
      WHERE account_id = :account_id AND state = 'pending' AND activates_at <= :now
        AND (expires_at IS NULL OR expires_at > :now)
-), expiring AS (
-    SELECT coalesce(sum(remaining_points) FILTER (WHERE expires_at <= :until_30), 0) AS within_30,
-           coalesce(sum(remaining_points) FILTER (WHERE expires_at <= :until_60), 0) AS within_60,
-           coalesce(sum(remaining_points), 0) AS within_90
-      FROM points_lot
-     WHERE account_id = :account_id AND state <> 'closed'
-       AND expires_at IS NOT NULL AND expires_at > :now AND expires_at <= :until_90
 ), certificates AS (
     SELECT count(*) AS certificate_count, coalesce(sum(balance_minor), 0) AS balance_minor
       FROM voucher
      WHERE account_id = :account_id AND voucher_type = 'GIFT' AND status = 'ISSUED'
        AND balance_minor > 0 AND (expires_at IS NULL OR expires_at > :now)
 )
-SELECT stored.available_points - due_expiries.available_points + due_activations.points
+SELECT stored.available_points - live_lots.expired_available + due_activations.points
            AS available_points,
-       stored.pending_points - due_expiries.pending_points - due_activations.points
+       stored.pending_points - live_lots.expired_pending - due_activations.points
            AS pending_points,
        stored.debt_points,
-       expiring.within_30, expiring.within_60, expiring.within_90,
+       live_lots.within_30, live_lots.within_60, live_lots.within_90,
        certificates.certificate_count, certificates.balance_minor AS certificate_balance_minor
-  FROM stored, due_expiries, due_activations, expiring, certificates
+  FROM stored, live_lots, due_activations, certificates
 """
 
 # Sales and returns belong to the day the service recorded them (`created_at`); expiries to the
