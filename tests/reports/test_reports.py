@@ -104,6 +104,8 @@ class TestTradingDay:
         self, tenant: Tenant, operator: Operator, clock: Clock
     ) -> None:
         customers = trade_one_day(tenant, operator)
+        expires_soon = (clock.now() + timedelta(days=10)).isoformat()
+        operator.certificate(20_000, expiry={"type": "FIXED", "expiresAt": expires_soon})
 
         liability = operator.ok(operator.get("/reports/liability"))
         # 12 left to the first customer, 50 to the second.
@@ -117,8 +119,8 @@ class TestTradingDay:
             (90, 62),
         ]
         assert liability["giftCertificates"] == {
-            "count": 1,
-            "balanceMinor": CERTIFICATE_MINOR - CERTIFICATE_PAID_MINOR,
+            "count": 2,
+            "balanceMinor": CERTIFICATE_MINOR - CERTIFICATE_PAID_MINOR + 20_000,
         }
 
         report = operator.ok(daily(operator, today() - timedelta(days=1), today()))
@@ -152,6 +154,11 @@ class TestTradingDay:
         liability = operator.ok(operator.get("/reports/liability"))
         assert liability["availablePoints"] == 0
         assert all(item["points"] == 0 for item in liability["expiring"])
+        # The certificate past its expiry is no longer owed.
+        assert liability["giftCertificates"] == {
+            "count": 1,
+            "balanceMinor": CERTIFICATE_MINOR - CERTIFICATE_PAID_MINOR,
+        }
         expired = operator.ok(daily(operator, *expiry_period))["items"]
         expired = [item for item in expired if item["expiredPoints"]]
         assert {item["retailStoreId"] for item in expired} == {None}
@@ -178,6 +185,28 @@ class TestTradingDay:
         clock.advance(timedelta(days=14, seconds=1))
         liability = operator.ok(operator.get("/reports/liability"))
         assert (liability["availablePoints"], liability["pendingPoints"]) == (100, 0)
+
+    def test_points_owed_after_a_return_are_debt_not_negative_balance(
+        self, tenant: Tenant, operator: Operator
+    ) -> None:
+        customer = tenant.register()
+        earning_sale, _ = tenant.buy(customer, [payloads.position(PRODUCT_A, 2, 1000)])
+        tenant.buy(customer, [payloads.position(PRODUCT_A, 2, 100)], spending=True)
+        # The 100 points earned pay 100.00 of 200.00, which earns 5; returning the first sale
+        # takes back those 5 and owes the other 95.
+        response = tenant.post(
+            "/retailsalesreturn",
+            payloads.sales_return(
+                payloads.new_id(), earning_sale, [payloads.position(PRODUCT_A, 2, 1000)]
+            ),
+        )
+        assert response.status_code == 201, response.text
+        liability = operator.ok(operator.get("/reports/liability"))
+        assert liability["debtPoints"] == -ledger_points(tenant, "debt") == 95
+        assert liability["availablePoints"] == ledger_points(tenant, "available") == 0
+        report = operator.ok(daily(operator, today() - timedelta(days=1), today()))
+        assert report["totals"]["reversedEarnedPoints"] == 100
+        assert report["totals"]["spentPoints"] == ledger_points(tenant, "redeemed", "sale")
 
     def test_another_account_sees_none_of_it(
         self, tenant: Tenant, other_tenant: Tenant, operator: Operator
@@ -251,6 +280,13 @@ class TestRollup:
         assert changed == [{"earned_points": 1212}]
         report = operator.ok(daily(operator, today(), today()))
         assert report["totals"]["earnedPoints"] == 1212
+
+
+def test_reports_are_documented_with_their_csv_form(tenant: Tenant) -> None:
+    paths = httpx.get(f"{tenant.server.base_url}/openapi.json").json()["paths"]
+    for report in ("liability", "daily", "tiers"):
+        answers = paths[f"/api/v1/reports/{report}"]["get"]["responses"]["200"]["content"]
+        assert {"application/json", "text/csv"} <= set(answers)
 
 
 class TestCsv:
