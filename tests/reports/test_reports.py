@@ -80,6 +80,13 @@ def trade_one_day(tenant: Tenant, operator: Operator) -> dict[str, str]:
     )
     assert response.status_code == 201, response.text
     # Outside the program, in another store, partly paid with a gift certificate.
+    synced = tenant.db.fetch(
+        "INSERT INTO moysklad_retail_store (account_id, id, name, synced_at)"
+        " VALUES (:a, :store, 'Магазин на Тверской', now()) RETURNING id",
+        a=tenant.account_id,
+        store=STORE_ID,
+    )
+    assert synced == [{"id": STORE_ID}]
     card = operator.certificate(CERTIFICATE_MINOR)
     anonymous = payloads.sale(
         payloads.new_id(),
@@ -143,6 +150,9 @@ class TestTradingDay:
         assert report["totals"]["earnedPoints"] == 212
         assert report["totals"]["salesWithoutProgramMinor"] == 50_000
 
+        # Stores are named from the synced catalogue; one not synced yet has no name.
+        assert program_store["retailStoreName"] == "Магазин на Тверской"
+        assert other_store["retailStoreName"] is None
         only_other = operator.ok(
             daily(operator, today() - timedelta(days=1), today(), retailStoreId=OTHER_STORE)
         )
@@ -304,6 +314,8 @@ class TestCsv:
         rows = read_csv(response)
         by_store = {row["retail_store_id"]: row for row in rows}
         assert by_store[STORE_ID]["earned_points"] == "212"
+        assert by_store[STORE_ID]["retail_store_name"] == "Магазин на Тверской"
+        assert by_store[OTHER_STORE]["retail_store_name"] == ""
         assert by_store[OTHER_STORE]["sales_without_program_minor"] == "50000"
         assert by_store[STORE_ID]["day"] == by_store[OTHER_STORE]["day"]
         date.fromisoformat(by_store[STORE_ID]["day"])

@@ -16,6 +16,7 @@ BOM = "\ufeff"
 DAILY_COLUMNS = (
     "day",
     "retail_store_id",
+    "retail_store_name",
     "earned_points",
     "spent_points",
     "reversed_earned_points",
@@ -73,6 +74,7 @@ def daily(report: DailyReport) -> bytes:
             [
                 item.day.isoformat(),
                 item.retailStoreId,
+                item.retailStoreName,
                 item.earnedPoints,
                 item.spentPoints,
                 item.reversedEarnedPoints,

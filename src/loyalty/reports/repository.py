@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.models.account import account
+from loyalty.models.moysklad import moysklad_retail_store
 from loyalty.models.report import DAILY_FIGURES, report_rollup
 
 # Stored balances are exact except for activations and expiries that fell due but are not posted
@@ -305,6 +306,21 @@ async def roll_up(
         .where(report_rollup.c.account_id == account_id)
         .values(through_day=through_day, updated_at=sa.func.now())
     )
+
+
+async def store_names(
+    session: AsyncSession, account_id: uuid.UUID, store_ids: set[str]
+) -> dict[str, str]:
+    """Store names from the mirrored MoySklad catalogue; ids not synced yet are left out."""
+    if not store_ids:
+        return {}
+    rows = await session.execute(
+        sa.select(moysklad_retail_store.c.id, moysklad_retail_store.c.name).where(
+            moysklad_retail_store.c.account_id == account_id,
+            moysklad_retail_store.c.id.in_(sorted(store_ids)),
+        )
+    )
+    return {row.id: row.name for row in rows}
 
 
 async def account_ids(session: AsyncSession) -> list[uuid.UUID]:

@@ -48,6 +48,8 @@ class DailyRow(DailyFigures):
     day: date
     # None for expiries, which belong to no store.
     retailStoreId: str | None
+    # From the synced MoySklad catalogue; None until the store is synced.
+    retailStoreName: str | None = None
 
 
 class DailyReport(BaseModel):

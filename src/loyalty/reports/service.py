@@ -136,9 +136,11 @@ async def daily(
     # Rows are (day, store, *figures). A year of days and stores is thousands of rows: they are
     # validated in one call, which costs a fraction of building each model in Python.
     figures = [tuple(map(int, row[2:])) for row in rows]
+    names = await repository.store_names(session, account_id, {row[1] for row in rows if row[1]})
     items = DAILY_ROWS.validate_python(
         [
-            {"day": row[0], "retailStoreId": row[1]} | dict(zip(FIGURE_FIELDS, values, strict=True))
+            {"day": row[0], "retailStoreId": row[1], "retailStoreName": names.get(row[1])}
+            | dict(zip(FIGURE_FIELDS, values, strict=True))
             for row, values in zip(rows, figures, strict=True)
         ]
     )
