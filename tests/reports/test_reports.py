@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -420,6 +421,12 @@ class TestCommandLine:
         [rolled] = json.loads(result.stdout)
         assert rolled["account_id"] == account
         assert date.fromisoformat(rolled["through_day"]) < today()
+
+        unknown = CliRunner().invoke(
+            cli, ["report", "rollup", "--account", str(uuid.uuid4())], env=env
+        )
+        assert unknown.exit_code == 1
+        assert "не найден" in json.loads(unknown.stderr)["error_message"]
 
         reversed_period = ["--from", today().isoformat(), "--to", "2000-01-01"]
         result = CliRunner().invoke(

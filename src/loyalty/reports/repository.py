@@ -261,8 +261,9 @@ async def rolled_up_through(session: AsyncSession, account_id: uuid.UUID) -> dat
     return through
 
 
-async def lock_rollup(session: AsyncSession, account_id: uuid.UUID, timezone: str) -> date:
-    """The account's rollup mark, locked; a new mark is the day before the account opened."""
+async def lock_rollup(session: AsyncSession, account_id: uuid.UUID, timezone: str) -> date | None:
+    """The account's rollup mark, locked; a new mark is the day before the account opened.
+    None when there is no such account."""
     await session.execute(
         sa.text(
             "INSERT INTO report_rollup (account_id, through_day)"
@@ -272,13 +273,13 @@ async def lock_rollup(session: AsyncSession, account_id: uuid.UUID, timezone: st
         ),
         {"account_id": account_id, "timezone": timezone},
     )
-    through: date = (
+    through: date | None = (
         await session.execute(
             sa.select(report_rollup.c.through_day)
             .where(report_rollup.c.account_id == account_id)
             .with_for_update()
         )
-    ).scalar_one()
+    ).scalar_one_or_none()
     return through
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loyalty.common.money import POINT_VALUE_MINOR
 from loyalty.models.report import DAILY_FIGURES
 from loyalty.reports import repository
-from loyalty.reports.errors import InvalidReportPeriod
+from loyalty.reports.errors import InvalidReportPeriod, ReportAccountNotFound
 from loyalty.reports.schemas import (
     DailyFigures,
     DailyReport,
@@ -167,6 +167,8 @@ async def roll_up(session: AsyncSession, account_id: uuid.UUID, now: datetime) -
     """Roll up the account's closed days not rolled up yet; concurrent runs wait on the mark."""
     closed_through = (now - CLOSE_AFTER).astimezone(UTC).date() - timedelta(days=1)
     through = await repository.lock_rollup(session, account_id, REPORT_TIMEZONE)
+    if through is None:
+        raise ReportAccountNotFound(str(account_id))
     first = through + timedelta(days=1)
     added = 0
     while first <= closed_through:
