@@ -5,8 +5,9 @@
 
 Every figure is measured against ceilings taken on the same machine in the same run
 (guide §6): C0 a bare ASGI echo, C1 FastAPI with the same models, C3 the recorded SQL of a
-commit replayed straight to PostgreSQL (bench/commit_sql.py says why not pgbench). Latency comes from open-loop runs at fixed rates (measured from the intended
-send time); maxima from closed-loop runs. After the run `loyalty ledger verify` must be green.
+commit replayed straight to PostgreSQL (bench/commit_sql.py says why not pgbench). Latency
+comes from open-loop runs at fixed rates (measured from the intended send time); maxima from
+closed-loop runs. After the run `loyalty ledger verify` must be green.
 """
 
 from __future__ import annotations

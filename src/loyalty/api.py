@@ -17,6 +17,7 @@ from loyalty.giftcards.router import router as giftcards_router
 from loyalty.health.router import router as health_router
 from loyalty.observability.router import router as metrics_router
 from loyalty.operators.router import router as operator_keys_router
+from loyalty.reports.router import router as reports_router
 from loyalty.returns.router import router as returns_router
 from loyalty.sales.router import router as sales_router
 from loyalty.settings_page.router import router as settings_page_router
@@ -45,6 +46,7 @@ ROUTES: list[tuple[APIRouter, str, dict[int | str, dict[str, Any]]]] = [
     (audit_router, OPERATOR_PREFIX, {}),
     (operator_keys_router, OPERATOR_PREFIX, {}),
     (backoffice_router, OPERATOR_PREFIX, {}),
+    (reports_router, OPERATOR_PREFIX, {}),
     # Compatibility APIs of other voucher services.
     *((router, COMPAT_PREFIX, {}) for router in COMPAT_ROUTERS),
 ]

@@ -12,6 +12,7 @@ from loyalty.customers.cli import customer_group, points_group
 from loyalty.ledger.cli import ledger_group
 from loyalty.operators.cli import operator_key_group
 from loyalty.program.cli import program_group
+from loyalty.reports.cli import report_group
 from loyalty.vendor.cli import descriptor, moysklad_group
 from loyalty.vouchers.cli import vouchers_group
 
@@ -67,6 +68,7 @@ cli.add_command(vouchers_group)
 cli.add_command(operator_key_group)
 customer_group.add_command(export_customer)
 customer_group.add_command(erase_customer)
+cli.add_command(report_group)
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from loyalty.models.moysklad import (
     moysklad_vendor_request,
 )
 from loyalty.models.operator import audit_log, operator_api_key
+from loyalty.models.report import report_daily_store, report_rollup
 from loyalty.models.sale import sale, sale_line, sales_return, sales_return_line
 from loyalty.models.verification import verification_code
 from loyalty.models.voucher import (
@@ -56,6 +57,8 @@ __all__ = [
     "points_lot",
     "points_lot_movement",
     "program_settings",
+    "report_daily_store",
+    "report_rollup",
     "sale",
     "sale_line",
     "sales_return",

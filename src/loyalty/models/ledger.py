@@ -43,6 +43,13 @@ ledger_transaction = sa.Table(
     ),
     sa.UniqueConstraint("account_id", "idempotency_key"),
     sa.Index("ix_ledger_transaction_account_id_customer_id_id", "account_id", "customer_id", "id"),
+    # Reports: expiries by day.
+    sa.Index(
+        "ix_ledger_transaction_account_id_effective_at_expiry",
+        "account_id",
+        "effective_at",
+        postgresql_where=sa.text("kind = 'expiry'"),
+    ),
 )
 
 ledger_entry = sa.Table(
@@ -75,6 +82,14 @@ ledger_entry = sa.Table(
         "customer_id",
         "id",
         postgresql_where=sa.text("customer_id IS NOT NULL"),
+    ),
+    # Reports: expired points per expiry transaction, read from the index alone.
+    sa.Index(
+        "ix_ledger_entry_account_id_transaction_id_expired",
+        "account_id",
+        "transaction_id",
+        "amount_points",
+        postgresql_where=sa.text("bucket = 'expired'"),
     ),
 )
 
@@ -113,6 +128,20 @@ points_lot = sa.Table(
         "account_id",
         "customer_id",
         postgresql_where=sa.text("state <> 'closed'"),
+    ),
+    # Reports: live points by expiry (due-but-unposted expiries, expiring soon) and pending
+    # lots by activation. Neither indexes remaining_points, so spending stays a HOT update.
+    sa.Index(
+        "ix_points_lot_account_id_expires_at_live",
+        "account_id",
+        "expires_at",
+        postgresql_where=sa.text("state <> 'closed' AND expires_at IS NOT NULL"),
+    ),
+    sa.Index(
+        "ix_points_lot_account_id_activates_at_pending",
+        "account_id",
+        "activates_at",
+        postgresql_where=sa.text("state = 'pending'"),
     ),
 )
 

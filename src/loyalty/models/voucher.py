@@ -163,6 +163,13 @@ voucher = sa.Table(
         "customer_id",
         postgresql_where=sa.text("customer_id IS NOT NULL"),
     ),
+    # Reports: outstanding gift certificate balances.
+    sa.Index(
+        "ix_voucher_account_id_expires_at_gift_issued",
+        "account_id",
+        "expires_at",
+        postgresql_where=sa.text("voucher_type = 'GIFT' AND status = 'ISSUED'"),
+    ),
 )
 
 voucher_movement = sa.Table(
