@@ -36,7 +36,7 @@ def ensure_environment(extras: str) -> None:
     if not (BIN / "python").exists():
         print("creating .venv", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    project = (ROOT / "pyproject.toml").read_bytes()
+    project = (ROOT / "pyproject.toml").read_bytes() + LOCK_FILE.read_bytes()
     fingerprint = hashlib.sha256(project + extras.encode()).hexdigest()
     stamp = VENV / f".installed-{extras or 'base'}"
     if stamp.exists() and stamp.read_text() == fingerprint:
@@ -44,7 +44,9 @@ def ensure_environment(extras: str) -> None:
     print(f"installing dependencies ({extras or 'base'})", flush=True)
     _run(BIN / "python", "-m", "pip", "install", "--quiet", "--upgrade", "pip")
     target = f".[{extras}]" if extras else "."
-    _run(BIN / "python", "-m", "pip", "install", "--quiet", "-e", target)
+    # The lock constrains the runtime closure, so tests run what the image ships, whatever
+    # the package index has published since.
+    _run(BIN / "python", "-m", "pip", "install", "--quiet", "-c", LOCK_FILE, "-e", target)
     stamp.write_text(fingerprint)
 
 
