@@ -8,6 +8,7 @@ import click
 
 from loyalty.accounts.cli import account_group
 from loyalty.customers.cli import customer_group, points_group
+from loyalty.jobs.cli import jobs_group, worker_command
 from loyalty.ledger.cli import ledger_group
 from loyalty.operators.cli import operator_key_group
 from loyalty.program.cli import program_group
@@ -64,6 +65,8 @@ cli.add_command(moysklad_group)
 cli.add_command(descriptor)
 cli.add_command(vouchers_group)
 cli.add_command(operator_key_group)
+cli.add_command(jobs_group)
+cli.add_command(worker_command)
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ class TransactionKind(enum.StrEnum):
     adjustment = "adjustment"
     activation = "activation"
     expiry = "expiry"
+    birthday = "birthday"
 
 
 class Bucket(enum.StrEnum):

@@ -37,7 +37,8 @@ ledger_transaction = sa.Table(
     sa.Column("effective_at", sa.DateTime(timezone=True), nullable=False),
     created_at(),
     sa.CheckConstraint(
-        "kind IN ('sale', 'return', 'welcome', 'adjustment', 'activation', 'expiry')", name="kind"
+        "kind IN ('sale', 'return', 'welcome', 'adjustment', 'activation', 'expiry', 'birthday')",
+        name="kind",
     ),
     sa.UniqueConstraint("account_id", "idempotency_key"),
     sa.Index("ix_ledger_transaction_account_id_customer_id_id", "account_id", "customer_id", "id"),
@@ -111,6 +112,12 @@ points_lot = sa.Table(
         "account_id",
         "customer_id",
         postgresql_where=sa.text("state <> 'closed'"),
+    ),
+    # The expiry-warning job scans live lots of every account by expiry (migration 0006).
+    sa.Index(
+        "ix_points_lot_expires_at_live",
+        "expires_at",
+        postgresql_where=sa.text("state <> 'closed' AND expires_at IS NOT NULL"),
     ),
 )
 
