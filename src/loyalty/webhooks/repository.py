@@ -106,7 +106,7 @@ async def insert_event(
     ).where(
         webhook_endpoint.c.account_id == account_id,
         _LIVE,
-        webhook_endpoint.c.event_types.any(event_type),
+        sa.literal(event_type, sa.Text()) == sa.any_(webhook_endpoint.c.event_types),
     )
     result = await session.execute(
         sa.insert(webhook_delivery).from_select(
