@@ -1,0 +1,120 @@
+"""Events are written in the transaction of the change: a rolled-back change emits nothing."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loyalty.common.clock import Clock
+from loyalty.ledger import service as ledger_service
+from loyalty.ledger.schemas import LotTerms, TransactionKind
+from loyalty.webhooks import service as webhooks_service
+from tests.conftest import Tenant
+from tests.support import payloads
+from tests.support.vouchers import Operator
+from tests.webhooks.conftest import FakeReceiver, outbox
+
+ALL_POINTS = ["points.earned", "points.spent", "points.expired", "points.reversed"]
+
+
+def _customer_id(tenant: Tenant, ms_id: str) -> uuid.UUID:
+    found = tenant.db.scalar(
+        "SELECT id FROM customer WHERE account_id = :account AND moysklad_id = :ms_id",
+        account=tenant.account_id,
+        ms_id=ms_id,
+    )
+    assert isinstance(found, uuid.UUID)
+    return found
+
+
+class Abort(Exception):
+    pass
+
+
+def _credit(tenant: Tenant, customer_id: uuid.UUID, key: str, *, then_fail: bool) -> None:
+    async def work(session: AsyncSession) -> None:
+        now = Clock().now()
+        locked = await ledger_service.lock_customer(session, tenant.account_id, customer_id, now)
+        await ledger_service.credit(
+            session,
+            locked,
+            kind=TransactionKind.adjustment,
+            points=25,
+            terms=LotTerms(activates_at=now, expires_at=None),
+            idempotency_key=key,
+            now=now,
+        )
+        if then_fail:
+            raise Abort
+
+    if then_fail:
+        with pytest.raises(Abort):
+            tenant.db.run(work)
+    else:
+        tenant.db.run(work)
+
+
+def test_a_rolled_back_posting_leaves_no_event(
+    operator: Operator, receiver: FakeReceiver, tenant: Tenant
+) -> None:
+    operator.ok(operator.post("/webhooks", {"url": receiver.url, "eventTypes": ALL_POINTS}), 201)
+    customer_id = _customer_id(tenant, tenant.register())
+
+    _credit(tenant, customer_id, "manual:1", then_fail=True)
+    assert outbox(tenant.db, tenant.account_id) == []
+
+    _credit(tenant, customer_id, "manual:2", then_fail=False)
+    [event] = outbox(tenant.db, tenant.account_id)
+    assert event["event_type"] == "points.earned" and event["payload"]["points"] == 25
+
+
+def test_a_refused_sale_emits_nothing_and_a_return_emits_a_reversal(
+    operator: Operator, receiver: FakeReceiver, tenant: Tenant
+) -> None:
+    operator.ok(operator.post("/webhooks", {"url": receiver.url, "eventTypes": ALL_POINTS}), 201)
+    tenant.set_program(earn_percent=10)
+    ms_id = tenant.register()
+    sale_id, _ = tenant.buy(ms_id, [payloads.position(price=1000)])
+    assert [row["event_type"] for row in outbox(tenant.db, tenant.account_id)] == ["points.earned"]
+
+    overspend = payloads.sale(
+        payloads.new_id(),
+        ms_id,
+        [payloads.position(quantity=1, price=1000, discounted_price=500)],
+        spend=500,
+    )
+    refused = tenant.post("/retaildemand", overspend)
+    assert refused.status_code == 412, refused.text
+    assert len(outbox(tenant.db, tenant.account_id)) == 1
+
+    returned = tenant.post(
+        "/retailsalesreturn",
+        payloads.sales_return(
+            payloads.new_id(), sale_id, [payloads.position(price=1000)], ms_id=ms_id
+        ),
+    )
+    assert returned.status_code == 201, returned.text
+    events = outbox(tenant.db, tenant.account_id)
+    assert [row["event_type"] for row in events] == ["points.earned", "points.reversed"]
+    assert events[1]["payload"]["reclaimedPoints"] == 100
+
+
+def test_accounts_without_endpoints_write_no_events(tenant: Tenant) -> None:
+    ms_id = tenant.register()
+    tenant.buy(ms_id, [payloads.position(price=1000)])
+    assert outbox(tenant.db, tenant.account_id) == []
+
+    async def has_endpoints(session: AsyncSession) -> bool:
+        return await webhooks_service.account_has_endpoints(session, tenant.account_id)
+
+    assert tenant.db.run(has_endpoints) is False
+
+
+def test_emit_refuses_unknown_event_types(tenant: Tenant) -> None:
+    async def work(session: AsyncSession) -> int:
+        return await webhooks_service.emit(session, tenant.account_id, "points.stolen", {})
+
+    with pytest.raises(ValueError, match=r"points\.stolen"):
+        tenant.db.run(work)
