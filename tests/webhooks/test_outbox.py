@@ -118,3 +118,36 @@ def test_emit_refuses_unknown_event_types(tenant: Tenant) -> None:
 
     with pytest.raises(ValueError, match=r"points\.stolen"):
         tenant.db.run(work)
+
+
+def test_a_gift_certificate_redemption_emits_voucher_redeemed_once(
+    operator: Operator, receiver: FakeReceiver, tenant: Tenant
+) -> None:
+    operator.ok(
+        operator.post("/webhooks", {"url": receiver.url, "eventTypes": ["voucher.redeemed"]}), 201
+    )
+    card = operator.certificate(10_000)
+
+    def pay_with_card(sale_id: str, payment_minor: int) -> int:
+        sale = payloads.sale(
+            sale_id,
+            None,
+            [payloads.position(price=1000)],
+            giftCards=[{"id": card["id"], "name": card["code"], "paymentSum": payment_minor}],
+        )
+        return tenant.post("/retaildemand", sale).status_code
+
+    refused = pay_with_card(payloads.new_id(), 20_000)  # more than the certificate holds
+    assert 400 <= refused < 500
+    assert outbox(tenant.db, tenant.account_id) == []
+
+    sale_id = payloads.new_id()
+    assert pay_with_card(sale_id, 2_500) == 201
+    assert pay_with_card(sale_id, 2_500) == 201  # a replay of the same sale
+    [event] = outbox(tenant.db, tenant.account_id)
+    assert event["event_type"] == "voucher.redeemed"
+    assert event["payload"]["voucherId"] == card["id"]
+    assert (event["payload"]["redeemedMinor"], event["payload"]["balanceAfterMinor"]) == (
+        2_500,
+        7_500,
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -62,7 +62,7 @@ async def emit(
         event_id=uuid.uuid4(),
         event_type=event_type,
         payload=payload,
-        occurred_at=occurred_at or datetime.now().astimezone(),
+        occurred_at=occurred_at or datetime.now(UTC),
     )
 
 
