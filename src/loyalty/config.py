@@ -141,7 +141,9 @@ class Settings(BaseSettings):
 
     # Scheduled jobs and webhook delivery (`loyalty worker`, `loyalty jobs run-once`).
     WORKER_INTERVAL_SECONDS: float = Field(default=60.0, gt=0)
-    JOBS_BATCH_SIZE: int = Field(default=500, ge=1, le=10_000)
+    # Customers locked per job transaction: small, so a till rarely meets a customer in a batch.
+    JOBS_BATCH_SIZE: int = Field(default=100, ge=1, le=10_000)
+    JOBS_STATEMENT_TIMEOUT_MS: int = Field(default=60_000, ge=100)
     # Birthdays and expiry dates are calendar days in this zone.
     JOBS_TIMEZONE: str = "Europe/Moscow"
     WEBHOOK_POLL_SECONDS: float = Field(default=2.0, gt=0)

@@ -43,8 +43,10 @@ def test_run_once_posts_due_work_and_prints_a_summary(tenant: Tenant, database_u
         "maturities_posted_customers",
         "birthday_bonuses_paid",
         "expiry_warnings",
+        "failed_jobs",
         "webhooks",
     }
+    assert summary["failed_jobs"] == []
     assert set(summary["webhooks"]) == {"delivered", "retrying", "dead"}
     assert tenant.stored_balance(ms_id)["available_points"] == 0
 

@@ -6,10 +6,13 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from datetime import timedelta
 
+from loyalty.common.clock import Clock
 from loyalty.config import Settings
 from loyalty.webhooks.signing import verify
 from tests.conftest import Tenant
+from tests.jobs.conftest import run_job_runner
 from tests.support import payloads
 from tests.support.vouchers import Operator
 from tests.webhooks.conftest import FAST_RETRIES, FakeReceiver, drain, outbox
@@ -123,3 +126,20 @@ def test_only_subscribed_types_are_queued_and_deleted_endpoints_get_nothing(
     assert cancelled["status"] == "cancelled"
     tenant.buy(ms_id, [payloads.position(price=1000)], spending=True, preferred=5)
     assert len(outbox(tenant.db, tenant.account_id)) == 1
+
+
+def test_the_expiry_job_emits_points_expired(
+    operator: Operator, receiver: FakeReceiver, app_settings: Settings
+) -> None:
+    tenant = operator.tenant
+    tenant.set_program(earn_percent=10, expiry_days=10)
+    subscribe(operator, receiver.url, ["points.expired"])
+    tenant.buy(tenant.register(), [payloads.position(price=700)])
+
+    run_job_runner(app_settings, Clock().now() + timedelta(days=11))
+    drain(app_settings, tenant)
+
+    [request] = receiver.received
+    event = json.loads(request.body)
+    assert event["type"] == "points.expired"
+    assert (event["data"]["points"], event["data"]["transactionKind"]) == (70, "expiry")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -21,7 +22,14 @@ T = TypeVar("T")
 
 
 def _with_worker(work: Callable[[Worker], Awaitable[T]], **overrides: Any) -> T:
-    settings = resolve_database_url(load_settings()).model_copy(update=overrides)
+    settings = resolve_database_url(load_settings())
+    # Jobs scan across accounts; tills are protected by SKIP LOCKED and small batches instead.
+    overrides = {
+        "DATABASE_STATEMENT_TIMEOUT_MS": settings.JOBS_STATEMENT_TIMEOUT_MS,
+        "DATABASE_POOL_SIZE": 4,
+        **overrides,
+    }
+    settings = settings.model_copy(update=overrides)
     crypto.install(settings)
 
     async def main() -> T:
@@ -73,4 +81,7 @@ def run_once(no_webhooks: bool) -> None:
             summary["webhooks"] = (await worker.deliver()).as_json()
         return summary
 
-    emit(_with_worker(work))
+    summary = _with_worker(work)
+    emit(summary)
+    if summary["failed_jobs"]:
+        sys.exit(1)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -37,6 +38,9 @@ MAX_BATCHES_PER_RUN = 10_000
 class JobSettings:
     batch_size: int
     timezone: str
+
+
+Job = Callable[[async_sessionmaker[AsyncSession], datetime, JobSettings], Awaitable[int]]
 
 
 async def post_due_maturities(
@@ -147,26 +151,40 @@ async def warn_expiring_points(
     return warned
 
 
-@dataclass(frozen=True)
+@dataclass
 class JobsSummary:
-    maturities_posted_customers: int
-    birthday_bonuses_paid: int
-    expiry_warnings: int
+    maturities_posted_customers: int = 0
+    birthday_bonuses_paid: int = 0
+    expiry_warnings: int = 0
+    failed_jobs: list[str] = field(default_factory=list)
 
-    def as_json(self) -> dict[str, int]:
+    def as_json(self) -> dict[str, object]:
         return {
             "maturities_posted_customers": self.maturities_posted_customers,
             "birthday_bonuses_paid": self.birthday_bonuses_paid,
             "expiry_warnings": self.expiry_warnings,
+            "failed_jobs": list(self.failed_jobs),
         }
+
+
+JOBS: tuple[tuple[str, str, Job], ...] = (
+    # Maturities first, so a warning never announces points that have already expired.
+    ("maturities", "maturities_posted_customers", post_due_maturities),
+    ("birthdays", "birthday_bonuses_paid", pay_birthday_bonuses),
+    ("expiry_warnings", "expiry_warnings", warn_expiring_points),
+)
 
 
 async def run_all(
     sessionmaker: async_sessionmaker[AsyncSession], now: datetime, job: JobSettings
 ) -> JobsSummary:
-    """Every job once. Maturities first, so a warning never announces points already expired."""
-    return JobsSummary(
-        maturities_posted_customers=await post_due_maturities(sessionmaker, now, job),
-        birthday_bonuses_paid=await pay_birthday_bonuses(sessionmaker, now, job),
-        expiry_warnings=await warn_expiring_points(sessionmaker, now, job),
-    )
+    """Every job once. A failing job is logged and reported; the others still run (what it
+    committed before failing stays, and the next run carries on from there)."""
+    summary = JobsSummary()
+    for name, counter, run in JOBS:
+        try:
+            setattr(summary, counter, await run(sessionmaker, now, job))
+        except Exception:
+            logger.exception("scheduled job failed", extra={"job": name})
+            summary.failed_jobs.append(name)
+    return summary
