@@ -51,6 +51,13 @@ def test_bad_input_is_a_problem_naming_the_field(operator: Operator) -> None:
     cases = [
         ({"url": "ftp://example.com", "eventTypes": ["points.earned"]}, "url"),
         ({"url": "not a url", "eventTypes": ["points.earned"]}, "url"),
+        ({"url": "HTTPS://example.com", "eventTypes": ["points.earned"]}, "url"),
+        ({"url": "http://[::1", "eventTypes": ["points.earned"]}, "url"),
+        ({"url": "http://example.com:99999/", "eventTypes": ["points.earned"]}, "url"),
+        ({"url": "http://example.com/a b", "eventTypes": ["points.earned"]}, "url"),
+        ({"url": "http:///path", "eventTypes": ["points.earned"]}, "url"),
+        ({"url": "https://example.com/" + "a" * 2000, "eventTypes": ["points.earned"]}, "url"),
+        ({"url": "https://example.com", "eventTypes": "points.earned"}, "eventTypes"),
         ({"url": "https://example.com", "eventTypes": ["points.stolen"]}, "eventTypes"),
         ({"url": "https://example.com", "eventTypes": []}, "eventTypes"),
         ({"eventTypes": ["points.earned"]}, "url"),

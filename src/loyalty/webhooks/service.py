@@ -8,6 +8,7 @@ skip the call entirely (`ledger.service.LockedCustomer.webhooks`).
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from loyalty.webhooks.errors import InvalidWebhook, WebhookNotFound
 from loyalty.webhooks.schemas import EVENT_TYPES, CreatedEndpoint, Endpoint
 
 URL_MAX_LENGTH = 2000
+_URL_START = re.compile(r"^https?://")  # lower case, as the table's CHECK wants it
 MAX_ENDPOINTS_PER_ACCOUNT = 20
 _FLAG_KEY = "loyalty.webhooks"
 
@@ -72,8 +74,19 @@ def _endpoint(row: Any) -> Endpoint:
 
 def _check_url(url: str) -> str:
     url = url.strip()
-    parts = urlsplit(url)
-    if len(url) > URL_MAX_LENGTH or parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # parsed lazily: a bad port raises only here
+    except ValueError:  # an unclosed IPv6 bracket, a port out of range
+        parts = None
+    valid = (
+        parts is not None
+        and bool(parts.hostname)
+        and len(url) <= URL_MAX_LENGTH
+        and _URL_START.match(url) is not None
+        and not any(character.isspace() or ord(character) < 32 for character in url)
+    )
+    if not valid:
         raise InvalidWebhook(
             "Адрес вебхука — полный URL http(s):// не длиннее 2000 символов.", parameter="url"
         )
