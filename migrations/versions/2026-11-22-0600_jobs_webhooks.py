@@ -152,6 +152,12 @@ def upgrade() -> None:
         ["next_attempt_at"],
         postgresql_where=sa.text("status = 'pending'"),
     )
+    op.create_index(
+        "ix_webhook_delivery_created_at_finished",
+        "webhook_delivery",
+        ["created_at"],
+        postgresql_where=sa.text("status <> 'pending'"),
+    )
     op.create_table(
         "expiry_warning",
         sa.Column("account_id", postgresql.UUID(as_uuid=True), nullable=False),
@@ -178,6 +184,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("expiry_warning")
+    op.drop_index("ix_webhook_delivery_created_at_finished", table_name="webhook_delivery")
     op.drop_index("ix_webhook_delivery_next_attempt_at_pending", table_name="webhook_delivery")
     op.drop_table("webhook_delivery")
     op.drop_table("webhook_endpoint")

@@ -154,6 +154,10 @@ class Settings(BaseSettings):
     WEBHOOK_RETRY_MAX_SECONDS: float = Field(default=21_600.0, gt=0)
     # Longer than a send can take: an expired lease lets another worker send the event again.
     WEBHOOK_LEASE_SECONDS: float = Field(default=120.0, gt=0)
+    # Off: webhook hosts resolving to loopback, private or link-local addresses are refused.
+    WEBHOOK_ALLOW_PRIVATE_ADDRESSES: bool = False
+    # Delivered, dead and cancelled events are deleted this long after they were created.
+    WEBHOOK_RETENTION_DAYS: int = Field(default=30, ge=1)
 
     @field_validator("DATABASE_URL")
     @classmethod

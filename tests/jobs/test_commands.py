@@ -43,6 +43,7 @@ def test_run_once_posts_due_work_and_prints_a_summary(tenant: Tenant, database_u
         "maturities_posted_customers",
         "birthday_bonuses_paid",
         "expiry_warnings",
+        "webhook_events_purged",
         "failed_jobs",
         "webhooks",
     }

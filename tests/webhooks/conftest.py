@@ -69,6 +69,7 @@ FAST_RETRIES = delivery.DeliverySettings(
     retry_base_seconds=0.05,
     retry_max_seconds=0.2,
     lease_seconds=30.0,
+    allow_private_addresses=True,  # the receiver listens on loopback
 )
 
 

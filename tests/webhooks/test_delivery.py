@@ -143,3 +143,42 @@ def test_the_expiry_job_emits_points_expired(
     event = json.loads(request.body)
     assert event["type"] == "points.expired"
     assert (event["data"]["points"], event["data"]["transactionKind"]) == (70, "expiry")
+
+
+def test_private_addresses_are_refused_unless_allowed(
+    operator: Operator, receiver: FakeReceiver, app_settings: Settings
+) -> None:
+    tenant = operator.tenant
+    subscribe(operator, receiver.url, ["points.earned"])
+    tenant.buy(tenant.register(), [payloads.position(price=1000)])
+
+    drain(
+        app_settings,
+        tenant,
+        replace(FAST_RETRIES, allow_private_addresses=False, max_attempts=2),
+    )
+
+    assert receiver.received == []
+    [row] = tenant.db.fetch(
+        "SELECT status, attempts, last_error FROM webhook_delivery WHERE account_id = :account",
+        account=tenant.account_id,
+    )
+    assert (row["status"], row["attempts"]) == ("dead", 2)
+    assert "non-public address 127.0.0.1" in row["last_error"]
+
+
+def test_finished_events_are_purged_after_the_retention_period(
+    operator: Operator, receiver: FakeReceiver, app_settings: Settings
+) -> None:
+    tenant = operator.tenant
+    subscribe(operator, receiver.url, ["points.earned"])
+    tenant.buy(tenant.register(), [payloads.position(price=1000)])
+    drain(app_settings, tenant)
+    receiver.default_status = 500
+    tenant.buy(tenant.register(), [payloads.position(price=1000)])  # stays pending
+
+    run_job_runner(app_settings, Clock().now() + timedelta(days=29))
+    assert len(outbox(tenant.db, tenant.account_id)) == 2
+    run_job_runner(app_settings, Clock().now() + timedelta(days=31))
+    [left] = outbox(tenant.db, tenant.account_id)
+    assert left["status"] == "pending"  # never purged before it is finished

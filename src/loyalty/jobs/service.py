@@ -25,6 +25,7 @@ from loyalty.ledger import service as ledger_service
 from loyalty.ledger.schemas import TransactionKind
 from loyalty.program import repository as program_repository
 from loyalty.program.rules import immediate_terms
+from loyalty.webhooks import repository as webhooks_repository
 from loyalty.webhooks import service as webhooks
 
 logger = logging.getLogger("loyalty.jobs")
@@ -38,6 +39,7 @@ MAX_BATCHES_PER_RUN = 10_000
 class JobSettings:
     batch_size: int
     timezone: str
+    webhook_retention_days: int = 30
 
 
 Job = Callable[[async_sessionmaker[AsyncSession], datetime, JobSettings], Awaitable[int]]
@@ -151,11 +153,27 @@ async def warn_expiring_points(
     return warned
 
 
+async def purge_old_webhook_events(
+    sessionmaker: async_sessionmaker[AsyncSession], now: datetime, job: JobSettings
+) -> int:
+    """Finished outbox rows (delivered, dead, cancelled) older than the retention period."""
+    cutoff = now - timedelta(days=job.webhook_retention_days)
+    purged = 0
+    for _ in range(MAX_BATCHES_PER_RUN):
+        async with sessionmaker() as session, session.begin():
+            deleted = await webhooks_repository.purge_finished(session, cutoff, job.batch_size)
+        purged += deleted
+        if deleted < job.batch_size:
+            break
+    return purged
+
+
 @dataclass
 class JobsSummary:
     maturities_posted_customers: int = 0
     birthday_bonuses_paid: int = 0
     expiry_warnings: int = 0
+    webhook_events_purged: int = 0
     failed_jobs: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, object]:
@@ -163,6 +181,7 @@ class JobsSummary:
             "maturities_posted_customers": self.maturities_posted_customers,
             "birthday_bonuses_paid": self.birthday_bonuses_paid,
             "expiry_warnings": self.expiry_warnings,
+            "webhook_events_purged": self.webhook_events_purged,
             "failed_jobs": list(self.failed_jobs),
         }
 
@@ -172,6 +191,7 @@ JOBS: tuple[tuple[str, str, Job], ...] = (
     ("maturities", "maturities_posted_customers", post_due_maturities),
     ("birthdays", "birthday_bonuses_paid", pay_birthday_bonuses),
     ("expiry_warnings", "expiry_warnings", warn_expiring_points),
+    ("webhook_retention", "webhook_events_purged", purge_old_webhook_events),
 )
 
 

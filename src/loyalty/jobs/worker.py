@@ -28,7 +28,11 @@ MAX_DELIVERY_PASSES = 1000
 
 
 def job_settings(settings: Settings) -> service.JobSettings:
-    return service.JobSettings(batch_size=settings.JOBS_BATCH_SIZE, timezone=settings.JOBS_TIMEZONE)
+    return service.JobSettings(
+        batch_size=settings.JOBS_BATCH_SIZE,
+        timezone=settings.JOBS_TIMEZONE,
+        webhook_retention_days=settings.WEBHOOK_RETENTION_DAYS,
+    )
 
 
 class Worker:

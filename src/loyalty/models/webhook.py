@@ -84,6 +84,12 @@ webhook_delivery = sa.Table(
         "next_attempt_at",
         postgresql_where=sa.text("status = 'pending'"),
     ),
+    # Finished rows by age, for the retention purge.
+    sa.Index(
+        "ix_webhook_delivery_created_at_finished",
+        "created_at",
+        postgresql_where=sa.text("status <> 'pending'"),
+    ),
 )
 
 # One `points.expiring` warning per customer and expiry date, whatever the number of workers.

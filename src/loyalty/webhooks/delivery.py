@@ -11,6 +11,7 @@ is at least once, and receivers deduplicate by the event id.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import random
@@ -18,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -46,6 +48,7 @@ class DeliverySettings:
     retry_base_seconds: float
     retry_max_seconds: float
     lease_seconds: float
+    allow_private_addresses: bool = False
 
     @classmethod
     def of(cls, settings: Settings) -> DeliverySettings:
@@ -56,6 +59,7 @@ class DeliverySettings:
             retry_base_seconds=settings.WEBHOOK_RETRY_BASE_SECONDS,
             retry_max_seconds=settings.WEBHOOK_RETRY_MAX_SECONDS,
             lease_seconds=settings.WEBHOOK_LEASE_SECONDS,
+            allow_private_addresses=settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES,
         )
 
 
@@ -102,10 +106,30 @@ def event_body(row: Any) -> bytes:
     ).encode()
 
 
+async def _public_address_problem(url: str) -> str | None:
+    """Why the URL's host may not be called: endpoints are set by merchants, so without this
+    they could make the service post to its own network (cloud metadata, admin ports). A host
+    that resolves differently by the time of the request is not caught here."""
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None)
+    except OSError as error:
+        return f"cannot resolve {host}: {error}"
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if not address.is_global:
+            return f"refused: {host} resolves to the non-public address {address}"
+    return None
+
+
 async def _send(
-    client: httpx.AsyncClient, row: Any, timeout_seconds: float
+    client: httpx.AsyncClient, row: Any, settings: DeliverySettings
 ) -> tuple[int | None, str | None]:
     """(status code, error); error is None on success."""
+    if not settings.allow_private_addresses:
+        problem = await _public_address_problem(row.url)
+        if problem is not None:
+            return None, problem
     body = event_body(row)
     timestamp = int(time.time())
     secret = crypto.keyring().decrypt(row.secret_ciphertext)
@@ -119,7 +143,7 @@ async def _send(
     }
     try:
         response = await client.post(
-            row.url, content=body, headers=headers, timeout=timeout_seconds
+            row.url, content=body, headers=headers, timeout=settings.timeout_seconds
         )
     except httpx.HTTPError as error:
         return None, f"{type(error).__name__}: {error}"
@@ -138,9 +162,7 @@ async def deliver_due(
         leased = await repository.lease_due(session, settings.batch_size, settings.lease_seconds)
     if not leased:
         return DeliveryCounts()
-    outcomes = await asyncio.gather(
-        *(_send(client, row, settings.timeout_seconds) for row in leased)
-    )
+    outcomes = await asyncio.gather(*(_send(client, row, settings) for row in leased))
     counts = DeliveryCounts()
     async with sessionmaker() as session, session.begin():
         for row, (status_code, error) in zip(leased, outcomes, strict=True):

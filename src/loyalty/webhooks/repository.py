@@ -218,3 +218,24 @@ async def mark_failed(
             last_error=error[:2000],
         )
     )
+
+
+async def purge_finished(session: AsyncSession, created_before: datetime, limit: int) -> int:
+    """Delete up to `limit` delivered, dead or cancelled rows created before the cutoff."""
+    old = (
+        sa.select(webhook_delivery.c.account_id, webhook_delivery.c.id)
+        .where(
+            webhook_delivery.c.status != "pending",
+            webhook_delivery.c.created_at < created_before,
+        )
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("old")
+    )
+    result = await session.execute(
+        sa.delete(webhook_delivery).where(
+            webhook_delivery.c.account_id == old.c.account_id,
+            webhook_delivery.c.id == old.c.id,
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
