@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.common.clock import Clock
@@ -151,3 +155,40 @@ def test_a_gift_certificate_redemption_emits_voucher_redeemed_once(
         2_500,
         7_500,
     )
+
+
+@pytest.fixture
+def statements() -> Iterator[list[str]]:
+    """Every SQL statement any engine of this process sends (the live server runs in it)."""
+    sent: list[str] = []
+
+    def record(*args: Any) -> None:
+        sent.append(str(args[2]))
+
+    event.listen(Engine, "before_cursor_execute", record)
+    yield sent
+    event.remove(Engine, "before_cursor_execute", record)
+
+
+def test_the_till_pays_no_round_trip_for_webhooks(
+    operator: Operator, tenant: Tenant, statements: list[str]
+) -> None:
+    card = operator.certificate(10_000)
+    ms_id = tenant.register()
+    tenant.buy(ms_id, [payloads.position(price=1000)])
+    statements.clear()
+
+    tenant.buy(ms_id, [payloads.position(price=1000)], spending=True, preferred=10)
+    gift_sale = payloads.sale(
+        payloads.new_id(),
+        None,
+        [payloads.position(price=1000)],
+        giftCards=[{"id": card["id"], "name": card["code"], "paymentSum": 1_000}],
+    )
+    assert tenant.post("/retaildemand", gift_sale).status_code == 201
+
+    webhook_sql = [sql for sql in statements if "webhook" in sql]
+    # The flag rides on the customer and voucher locks; nothing is queued or looked up apart.
+    assert len(webhook_sql) >= 2
+    assert all("FOR UPDATE" in sql for sql in webhook_sql), webhook_sql
+    assert outbox(tenant.db, tenant.account_id) == []

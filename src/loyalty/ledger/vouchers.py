@@ -71,6 +71,8 @@ async def lock(
     """Lock the vouchers, then their batches that have a use limit (each in id order);
     returns the voucher rows (with batch code and name)."""
     rows = await repository.lock_vouchers(session, account_id, voucher_ids)
+    if rows:
+        webhooks.remember_flag(session, account_id, bool(rows[0].account_has_webhooks))
     await repository.lock_limited_batches(session, account_id, [row.batch_id for row in rows])
     return rows
 
@@ -159,8 +161,8 @@ async def post(
 async def _emit_redeemed(
     session: AsyncSession, account_id: uuid.UUID, movement: Movement, balance_after_minor: int
 ) -> None:
-    """`voucher.redeemed`, in the redemption's transaction. At the till the customer lock has
-    already told whether the account has webhooks, so this costs no query there."""
+    """`voucher.redeemed`, in the redemption's transaction. Locking the voucher (always done
+    before it moves) already told whether the account has webhooks, so this costs no query."""
     if not await webhooks.account_has_endpoints(session, account_id):
         return
     await webhooks.emit(
