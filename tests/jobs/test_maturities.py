@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from loyalty.common.clock import Clock
+from loyalty.config import Settings
 from tests.conftest import Tenant
-from tests.jobs.conftest import RunJobs
+from tests.jobs.conftest import TEST_JOBS, RunJobs, run_job_runner
 from tests.support import payloads
 
 
@@ -99,3 +101,18 @@ def test_two_runners_at_once_post_every_expiry_exactly_once(
     assert sum(int(str(row["expired_points"])) for row in expiries) == 7 * 30
     for ms_id in customers:
         assert tenant.stored_balance(ms_id)["available_points"] == 0
+
+
+def test_a_stopping_runner_leaves_the_work_to_the_next_run(
+    tenant: Tenant, app_settings: Settings
+) -> None:
+    tenant.set_program(expiry_days=5, earn_percent=10)
+    tenant.buy(tenant.register(), [payloads.position(price=100)])
+    later = Clock().now() + timedelta(days=6)
+
+    stopped = run_job_runner(app_settings, later, replace(TEST_JOBS, should_stop=lambda: True))
+    assert stopped.maturities_posted_customers == 0
+    assert _transactions(tenant, "expiry") == []
+
+    run_job_runner(app_settings, later)
+    assert len(_transactions(tenant, "expiry")) == 1

@@ -40,6 +40,8 @@ class JobSettings:
     batch_size: int
     timezone: str
     webhook_retention_days: int = 30
+    # Checked between batches: a stopping worker commits the batch in hand and leaves the rest.
+    should_stop: Callable[[], bool] = field(default=lambda: False, compare=False)
 
 
 Job = Callable[[async_sessionmaker[AsyncSession], datetime, JobSettings], Awaitable[int]]
@@ -57,7 +59,7 @@ async def post_due_maturities(
             for row in due:
                 await ledger_service.lock_customer(session, row.account_id, row.customer_id, now)
         done += len(due)
-        if len(due) < job.batch_size:
+        if len(due) < job.batch_size or job.should_stop():
             break
     return done
 
@@ -74,6 +76,8 @@ async def pay_birthday_bonuses(
         async with sessionmaker() as session, session.begin():
             account_ids = await repository.birthday_accounts(session, after_account, job.batch_size)
         for account_id in account_ids:
+            if job.should_stop():
+                return paid
             paid += await _pay_account_birthdays(sessionmaker, account_id, today, now, job)
         if len(account_ids) < job.batch_size:
             return paid
@@ -114,7 +118,7 @@ async def _pay_account_birthdays(
                     actor="job:birthday",
                 )
                 paid += transaction_id is not None
-        if len(batch) < job.batch_size:
+        if len(batch) < job.batch_size or job.should_stop():
             break
         after = batch[-1].customer_id
     return paid
@@ -148,7 +152,7 @@ async def warn_expiring_points(
                     occurred_at=now,
                 )
         warned += len(claimed)
-        if len(claimed) < job.batch_size:
+        if len(claimed) < job.batch_size or job.should_stop():
             break
     return warned
 
@@ -163,7 +167,7 @@ async def purge_old_webhook_events(
         async with sessionmaker() as session, session.begin():
             deleted = await webhooks_repository.purge_finished(session, cutoff, job.batch_size)
         purged += deleted
-        if deleted < job.batch_size:
+        if deleted < job.batch_size or job.should_stop():
             break
     return purged
 
@@ -202,6 +206,8 @@ async def run_all(
     committed before failing stays, and the next run carries on from there)."""
     summary = JobsSummary()
     for name, counter, run in JOBS:
+        if job.should_stop():
+            break
         try:
             setattr(summary, counter, await run(sessionmaker, now, job))
         except Exception:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from dataclasses import replace
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -47,9 +48,9 @@ class Worker:
         self._sessionmaker = sessionmaker
         self._clock = clock
         self._client = client
-        self._job = job_settings(settings)
-        self._delivery = delivery.DeliverySettings.of(settings)
         self.stopping = asyncio.Event()
+        self._job = replace(job_settings(settings), should_stop=self.stopping.is_set)
+        self._delivery = delivery.DeliverySettings.of(settings)
 
     def stop(self) -> None:
         self.stopping.set()
