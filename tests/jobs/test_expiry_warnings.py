@@ -60,6 +60,7 @@ def test_one_warning_per_customer_and_expiry_date(tenant: Tenant, run_jobs: RunJ
         "SELECT id FROM customer WHERE account_id = :account", account=tenant.account_id
     )
     assert payload["customerId"] == str(customer_id)
+    assert payload["customerMoyskladId"] == warned
     assert payload["expiresOn"] == str(
         tenant.db.scalar(
             "SELECT (min(expires_at) AT TIME ZONE 'Europe/Moscow')::date FROM points_lot"

@@ -48,6 +48,7 @@ def test_a_sale_is_delivered_signed(
         event = json.loads(request.body)
         assert request.headers["x-loyalty-event-id"] == event["id"]
         assert event["accountId"] == str(tenant.account_id)
+        assert event["data"]["customerMoyskladId"] == ms_id
     events = [json.loads(request.body) for request in receiver.received]
     by_type = sorted((event["type"], event["data"]["points"]) for event in events)
     assert by_type == [("points.earned", 96), ("points.earned", 100), ("points.spent", 40)]

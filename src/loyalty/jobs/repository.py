@@ -150,7 +150,7 @@ async def claim_expiry_warnings(
         .order_by(points_lot.c.account_id, points_lot.c.customer_id, expires_on)
         .limit(limit)
     )
-    statement = (
+    inserted = (
         pg_insert(expiry_warning)
         .from_select(["account_id", "customer_id", "expires_on", "expiring_points"], due)
         .on_conflict_do_nothing()
@@ -160,8 +160,19 @@ async def claim_expiry_warnings(
             expiry_warning.c.expires_on,
             expiry_warning.c.expiring_points,
         )
+        .cte("inserted")
     )
-    return list(await session.execute(statement))
+    return list(
+        await session.execute(
+            sa.select(inserted, customer.c.moysklad_id).join(
+                customer,
+                sa.and_(
+                    customer.c.account_id == inserted.c.account_id,
+                    customer.c.id == inserted.c.customer_id,
+                ),
+            )
+        )
+    )
 
 
 def as_date(value: Any) -> date:

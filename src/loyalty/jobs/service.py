@@ -146,6 +146,7 @@ async def warn_expiring_points(
                     "points.expiring",
                     {
                         "customerId": str(row.customer_id),
+                        "customerMoyskladId": row.moysklad_id,
                         "expiresOn": row.expires_on.isoformat(),
                         "points": int(row.expiring_points),
                     },

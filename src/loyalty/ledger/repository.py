@@ -20,6 +20,7 @@ from loyalty.ledger.schemas import (
     TransactionHeader,
 )
 from loyalty.models import (
+    customer,
     customer_balance,
     ledger_entry,
     ledger_transaction,
@@ -86,6 +87,17 @@ async def lock_balance(
         )
     ).one_or_none()
     return None if row is None else (_balance(row), bool(row.has_webhooks))
+
+
+async def customer_moysklad_id(
+    session: AsyncSession, account_id: uuid.UUID, customer_id: uuid.UUID
+) -> str | None:
+    found: str | None = await session.scalar(
+        sa.select(customer.c.moysklad_id).where(
+            customer.c.account_id == account_id, customer.c.id == customer_id
+        )
+    )
+    return found
 
 
 async def set_next_maturity(

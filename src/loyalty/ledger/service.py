@@ -47,6 +47,20 @@ class LockedCustomer:
     # The account has webhook endpoints: postings also write their events to the outbox.
     webhooks: bool = False
     _lots: list[Lot] | None = field(default=None, repr=False)
+    _event_subject: dict[str, str | None] | None = field(default=None, repr=False)
+
+    async def event_subject(self, session: AsyncSession) -> dict[str, str | None]:
+        """Who webhook events are about: our id and MoySklad's (read once, only for accounts
+        with webhooks)."""
+        if self._event_subject is None:
+            moysklad_id = await repository.customer_moysklad_id(
+                session, self.account_id, self.customer_id
+            )
+            self._event_subject = {
+                "customerId": str(self.customer_id),
+                "customerMoyskladId": moysklad_id,
+            }
+        return self._event_subject
 
     async def lots(self, session: AsyncSession) -> list[Lot]:
         if self._lots is None:
@@ -196,7 +210,10 @@ async def _record(
         for event_type, payload in events.ledger_events(
             kind, entries, transaction_id=transaction_id, customer_id=locked.customer_id
         ):
-            await emit(session, locked.account_id, event_type, payload, occurred_at=occurred_at)
+            subject = await locked.event_subject(session)
+            await emit(
+                session, locked.account_id, event_type, payload | subject, occurred_at=occurred_at
+            )
 
 
 async def _advance_next_maturity(
