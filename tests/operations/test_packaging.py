@@ -272,10 +272,14 @@ class TestCompose:
         }
         assert dependencies["postgres"] == {}
         assert dependencies["migrate"] == {"postgres": {"condition": "service_healthy"}}
-        assert dependencies["app"] == dependencies["worker"] == {
-            "postgres": {"condition": "service_healthy"},
-            "migrate": {"condition": "service_completed_successfully"},
-        }
+        assert (
+            dependencies["app"]
+            == dependencies["worker"]
+            == {
+                "postgres": {"condition": "service_healthy"},
+                "migrate": {"condition": "service_completed_successfully"},
+            }
+        )
         resolve_cli(services["worker"]["command"])
 
     def test_postgres_is_a_current_major_with_a_named_volume_and_a_health_check(

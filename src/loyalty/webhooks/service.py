@@ -55,9 +55,12 @@ async def emit(
     occurred_at: datetime | None = None,
 ) -> int:
     """Queue an event for every endpoint of the account that wants it; returns the rows written.
-    Call inside the transaction of the change the event reports."""
+    Call inside the transaction of the change the event reports. Free for an account without
+    endpoints once this transaction has locked one of its customers or vouchers."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
+    if session.sync_session.info.get(_FLAG_KEY, {}).get(account_id) is False:
+        return 0  # a lock of this transaction already found no endpoints: skip the statement
     return await repository.insert_event(
         session,
         account_id=account_id,
