@@ -14,6 +14,7 @@ from loyalty.operators.cli import operator_key_group
 from loyalty.program.cli import program_group
 from loyalty.vendor.cli import descriptor, moysklad_group
 from loyalty.vouchers.cli import vouchers_group
+from loyalty.webhooks.cli import webhooks_group
 
 
 @click.group()
@@ -67,6 +68,7 @@ cli.add_command(vouchers_group)
 cli.add_command(operator_key_group)
 cli.add_command(jobs_group)
 cli.add_command(worker_command)
+cli.add_command(webhooks_group)
 
 
 def main() -> None:

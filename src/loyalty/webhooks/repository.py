@@ -239,3 +239,53 @@ async def purge_finished(session: AsyncSession, created_before: datetime, limit:
         )
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def list_deliveries(
+    session: AsyncSession, account_id: uuid.UUID, status: str | None, limit: int
+) -> list[Any]:
+    query = (
+        sa.select(
+            webhook_delivery.c.id,
+            webhook_delivery.c.endpoint_id,
+            webhook_delivery.c.event_id,
+            webhook_delivery.c.event_type,
+            webhook_delivery.c.status,
+            webhook_delivery.c.attempts,
+            webhook_delivery.c.next_attempt_at,
+            webhook_delivery.c.last_status_code,
+            webhook_delivery.c.last_error,
+            webhook_delivery.c.created_at,
+            webhook_delivery.c.delivered_at,
+        )
+        .where(webhook_delivery.c.account_id == account_id)
+        .order_by(webhook_delivery.c.id.desc())
+        .limit(limit)
+    )
+    if status is not None:
+        query = query.where(webhook_delivery.c.status == status)
+    return list(await session.execute(query))
+
+
+async def retry_dead(
+    session: AsyncSession, account_id: uuid.UUID, delivery_ids: list[int] | None
+) -> int:
+    """Dead events of live endpoints go back to the queue with fresh attempts."""
+    live_endpoint = sa.exists().where(
+        webhook_endpoint.c.account_id == webhook_delivery.c.account_id,
+        webhook_endpoint.c.id == webhook_delivery.c.endpoint_id,
+        _LIVE,
+    )
+    statement = (
+        sa.update(webhook_delivery)
+        .where(
+            webhook_delivery.c.account_id == account_id,
+            webhook_delivery.c.status == "dead",
+            live_endpoint,
+        )
+        .values(status="pending", attempts=0, next_attempt_at=sa.func.now(), leased_until=None)
+    )
+    if delivery_ids is not None:
+        statement = statement.where(webhook_delivery.c.id.in_(delivery_ids))
+    result = await session.execute(statement)
+    return int(getattr(result, "rowcount", 0) or 0)
