@@ -289,3 +289,18 @@ async def retry_dead(
         statement = statement.where(webhook_delivery.c.id.in_(delivery_ids))
     result = await session.execute(statement)
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def delete_all_endpoints(session: AsyncSession, account_id: uuid.UUID, now: datetime) -> int:
+    """Soft-delete every endpoint of the account and cancel what it had still to send."""
+    deleted = await session.execute(
+        sa.update(webhook_endpoint)
+        .where(webhook_endpoint.c.account_id == account_id, _LIVE)
+        .values(deleted_at=now)
+    )
+    await session.execute(
+        sa.update(webhook_delivery)
+        .where(webhook_delivery.c.account_id == account_id, webhook_delivery.c.status == "pending")
+        .values(status="cancelled", leased_until=None)
+    )
+    return int(getattr(deleted, "rowcount", 0) or 0)

@@ -169,3 +169,8 @@ async def delete_endpoint(
         ),
     )
     return _endpoint(row)
+
+
+async def forget_account(session: AsyncSession, account_id: uuid.UUID, now: datetime) -> None:
+    """An uninstalled account past retention: its endpoints go, with what they had to send."""
+    await repository.delete_all_endpoints(session, account_id, now)
