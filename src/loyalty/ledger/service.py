@@ -6,7 +6,9 @@ Rules every function here keeps:
 - every change is one balanced transaction with a unique idempotency key;
 - activations and expiries that fell due are posted before anything else is decided, so a
   balance is never spent after it expired;
-- services never commit: the request (or job) that called us owns the transaction.
+- services never commit: the request (or job) that called us owns the transaction;
+- every posting writes its entries through `_record`, which also writes the posting's webhook
+  events (for accounts with endpoints) in the same transaction.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class LockedCustomer:
     customer_id: uuid.UUID
     balance: Balance
     # The account has webhook endpoints: postings also write their events to the outbox.
-    webhooks: bool = False
+    has_webhooks: bool = False
     _lots: list[Lot] | None = field(default=None, repr=False)
     _event_subject: dict[str, str | None] | None = field(default=None, repr=False)
 
@@ -104,9 +106,9 @@ async def lock_customer(
     found = await repository.lock_balance(session, account_id, customer_id)
     if found is None:
         raise LookupError(f"customer {customer_id} has no balance row")
-    stored, webhooks = found
-    remember_webhooks_flag(session, account_id, webhooks)
-    locked = LockedCustomer(account_id, customer_id, stored, webhooks)
+    stored, has_webhooks = found
+    remember_webhooks_flag(session, account_id, has_webhooks)
+    locked = LockedCustomer(account_id, customer_id, stored, has_webhooks)
     if stored.next_maturity_at is not None and stored.next_maturity_at <= now:
         await _post_maturities(session, locked, now)
     return locked
@@ -206,7 +208,7 @@ async def _record(
     """Write a transaction's entries, and its webhook events in the same transaction (every
     posting passes here, so a committed posting has its events and a rolled-back one none)."""
     await repository.insert_entries(session, locked.account_id, transaction_id, entries)
-    if locked.webhooks:
+    if locked.has_webhooks:
         for event_type, payload in events.ledger_events(
             kind, entries, transaction_id=transaction_id, customer_id=locked.customer_id
         ):

@@ -3,7 +3,7 @@
 `emit` runs in the caller's transaction: the event commits with the change that caused it, or
 not at all. It writes one row per endpoint that wants the event type, in one statement, and
 nothing for an account without endpoints; hot paths that already know the account has none
-skip the call entirely (`ledger.service.LockedCustomer.webhooks`).
+skip the call entirely (`ledger.service.LockedCustomer.has_webhooks`).
 """
 
 from __future__ import annotations
