@@ -23,6 +23,7 @@ from loyalty.sales.router import router as sales_router
 from loyalty.settings_page.router import router as settings_page_router
 from loyalty.vendor.router import router as vendor_router
 from loyalty.vouchers.router import router as vouchers_router
+from loyalty.webhooks.router import router as webhooks_router
 
 LOYALTY_PREFIX = "/loyalty"
 OPERATOR_PREFIX = "/api/v1"
@@ -47,6 +48,7 @@ ROUTES: list[tuple[APIRouter, str, dict[int | str, dict[str, Any]]]] = [
     (operator_keys_router, OPERATOR_PREFIX, {}),
     (backoffice_router, OPERATOR_PREFIX, {}),
     (reports_router, OPERATOR_PREFIX, {}),
+    (webhooks_router, OPERATOR_PREFIX, {}),
     # Compatibility APIs of other voucher services.
     *((router, COMPAT_PREFIX, {}) for router in COMPAT_ROUTERS),
 ]

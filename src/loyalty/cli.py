@@ -9,12 +9,14 @@ import click
 from loyalty.accounts.cli import account_group
 from loyalty.backoffice.cli import erase_customer, export_customer
 from loyalty.customers.cli import customer_group, points_group
+from loyalty.jobs.cli import jobs_group, worker_command
 from loyalty.ledger.cli import ledger_group
 from loyalty.operators.cli import operator_key_group
 from loyalty.program.cli import program_group
 from loyalty.reports.cli import report_group
 from loyalty.vendor.cli import descriptor, moysklad_group
 from loyalty.vouchers.cli import vouchers_group
+from loyalty.webhooks.cli import webhooks_group
 
 
 @click.group()
@@ -69,6 +71,9 @@ cli.add_command(operator_key_group)
 customer_group.add_command(export_customer)
 customer_group.add_command(erase_customer)
 cli.add_command(report_group)
+cli.add_command(jobs_group)
+cli.add_command(worker_command)
+cli.add_command(webhooks_group)
 
 
 def main() -> None:

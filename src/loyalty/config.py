@@ -139,6 +139,26 @@ class Settings(BaseSettings):
     VOUCHER_RECALC_WINDOW_SECONDS: int = Field(default=3600, ge=1)
     VOUCHER_API_GENERATE_MAX: int = Field(default=1_000, ge=1, le=1_000_000)
 
+    # Scheduled jobs and webhook delivery (`loyalty worker`, `loyalty jobs run-once`).
+    WORKER_INTERVAL_SECONDS: float = Field(default=60.0, gt=0)
+    # Customers locked per job transaction: small, so a till rarely meets a customer in a batch.
+    JOBS_BATCH_SIZE: int = Field(default=100, ge=1, le=10_000)
+    JOBS_STATEMENT_TIMEOUT_MS: int = Field(default=60_000, ge=100)
+    # Birthdays and expiry dates are calendar days in this zone.
+    JOBS_TIMEZONE: str = "Europe/Moscow"
+    WEBHOOK_POLL_SECONDS: float = Field(default=2.0, gt=0)
+    WEBHOOK_BATCH_SIZE: int = Field(default=50, ge=1, le=1000)
+    WEBHOOK_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
+    WEBHOOK_MAX_ATTEMPTS: int = Field(default=12, ge=1, le=100)
+    WEBHOOK_RETRY_BASE_SECONDS: float = Field(default=10.0, gt=0)
+    WEBHOOK_RETRY_MAX_SECONDS: float = Field(default=21_600.0, gt=0)
+    # Longer than a send can take: an expired lease lets another worker send the event again.
+    WEBHOOK_LEASE_SECONDS: float = Field(default=120.0, gt=0)
+    # Off: webhook hosts resolving to loopback, private or link-local addresses are refused.
+    WEBHOOK_ALLOW_PRIVATE_ADDRESSES: bool = False
+    # Delivered, dead and cancelled events are deleted this long after they were created.
+    WEBHOOK_RETENTION_DAYS: int = Field(default=30, ge=1)
+
     @field_validator("DATABASE_URL")
     @classmethod
     def _normalise_driver(cls, value: str | None) -> str | None:
@@ -148,6 +168,17 @@ class Settings(BaseSettings):
         for prefix in ("postgres://", "postgresql://", "postgresql+psycopg://"):
             if value.startswith(prefix):
                 return "postgresql+asyncpg://" + value[len(prefix) :]
+        return value
+
+    @field_validator("JOBS_TIMEZONE")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("expected an IANA time zone such as Europe/Moscow") from exc
         return value
 
     @field_validator("LOG_LEVEL")

@@ -98,6 +98,12 @@ class TestProgram:
                 "--no-auto-enroll",
                 "--receipt-text",
                 "Баланс: {balance_after}",
+                "--birthday-bonus",
+                "300",
+                "--birthday-window-days",
+                "7",
+                "--expiry-warning-days",
+                "14",
             )
         )
         assert shown == output(run_cli("program", "show", account))
@@ -115,6 +121,9 @@ class TestProgram:
             "restore_gift_cards_on_return": True,
             "apply_personal_vouchers": True,
             "voucher_stacking": "stack",
+            "birthday_bonus_points": 300,
+            "birthday_window_days": 7,
+            "expiry_warning_days": 14,
             "version": 0,
         }
         cleared = output(

@@ -266,16 +266,21 @@ class TestCompose:
         self, compose: dict[str, Any]
     ) -> None:
         services = compose["services"]
-        assert set(services) == {"postgres", "migrate", "app"}
+        assert set(services) == {"postgres", "migrate", "app", "worker"}
         dependencies = {
             name: dict(service.get("depends_on", {})) for name, service in services.items()
         }
         assert dependencies["postgres"] == {}
         assert dependencies["migrate"] == {"postgres": {"condition": "service_healthy"}}
-        assert dependencies["app"] == {
-            "postgres": {"condition": "service_healthy"},
-            "migrate": {"condition": "service_completed_successfully"},
-        }
+        assert (
+            dependencies["app"]
+            == dependencies["worker"]
+            == {
+                "postgres": {"condition": "service_healthy"},
+                "migrate": {"condition": "service_completed_successfully"},
+            }
+        )
+        resolve_cli(services["worker"]["command"])
 
     def test_postgres_is_a_current_major_with_a_named_volume_and_a_health_check(
         self, compose: dict[str, Any]

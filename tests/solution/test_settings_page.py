@@ -16,7 +16,8 @@ from tests.support.server import LiveServer
 
 def program(db: Database, moysklad_account_id: str) -> dict[str, object]:
     rows = db.fetch(
-        "SELECT earn_percent, max_spend_percent, expiry_days, earn_on_spend, version"
+        "SELECT earn_percent, max_spend_percent, expiry_days, earn_on_spend, version,"
+        " birthday_bonus_points, birthday_window_days, expiry_warning_days"
         " FROM program_settings WHERE account_id = :a",
         a=account_of(db, moysklad_account_id),
     )
@@ -96,6 +97,23 @@ class TestSaving:
         assert stored["expiry_days"] == 365 and stored["earn_on_spend"] is False
         assert page.field("earn_percent") == "7,5"
         assert installation(db, installed)["settings_saved_at"] is not None
+
+    def test_birthday_and_expiry_warning_settings_are_saved_and_checked(
+        self, page: SettingsPage, db: Database, installed: str
+    ) -> None:
+        page.open()
+        page.save(birthday_bonus_points="250", birthday_window_days="40", expiry_warning_days="7")
+        assert "Окно бонуса ко дню рождения — от 0 до 30 дней" in page.html
+        assert program(db, installed)["birthday_bonus_points"] == 0
+        page.save(birthday_bonus_points="250", birthday_window_days="5", expiry_warning_days="7")
+        assert "Настройки сохранены." in page.html
+        stored = program(db, installed)
+        assert (
+            stored["birthday_bonus_points"],
+            stored["birthday_window_days"],
+            stored["expiry_warning_days"],
+        ) == (250, 5, 7)
+        assert page.field("birthday_window_days") == "5"
 
     def test_every_wrong_field_is_marked_and_nothing_is_saved(
         self, page: SettingsPage, db: Database, installed: str

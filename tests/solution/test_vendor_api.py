@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loyalty.accounts import service as accounts_service
 from loyalty.common.clock import Clock
 from loyalty.vendor import service as vendor_service
+from loyalty.webhooks import service as webhooks_service
 from tests.solution.conftest import (
     APP_UID,
     SettingsPage,
@@ -356,8 +357,20 @@ class TestRetention:
         )
         assert response.status_code == 201
         wait_for(lambda: installation(db, installed)["catalogue_synced_at"])
-        fake_moysklad.uninstall(solution.base_url, installed)
         account = account_of(db, installed)
+
+        async def add_webhook(session: AsyncSession) -> None:
+            await webhooks_service.create_endpoint(
+                session,
+                account_id=account,
+                url="https://crm.example.com/hook",
+                event_types=["points.earned"],
+                actor="test",
+                now=Clock().now(),
+            )
+
+        db.run(add_webhook)
+        fake_moysklad.uninstall(solution.base_url, installed)
 
         def purge(days: int) -> list[uuid.UUID]:
             async def work(session: AsyncSession) -> list[uuid.UUID]:
@@ -390,5 +403,13 @@ class TestRetention:
             db.scalar("SELECT count(*) FROM moysklad_product WHERE account_id = :a", a=account) == 0
         )
         assert installation(db, installed)["purged_at"] is not None
+        assert (
+            db.scalar(
+                "SELECT count(*) FROM webhook_endpoint WHERE account_id = :a"
+                " AND deleted_at IS NULL",
+                a=account,
+            )
+            == 0
+        )
         _, reinstalled = fake_moysklad.install(solution.base_url, installed)
         assert reinstalled.json() == {"status": "SettingsRequired"}

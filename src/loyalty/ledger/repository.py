@@ -20,6 +20,7 @@ from loyalty.ledger.schemas import (
     TransactionHeader,
 )
 from loyalty.models import (
+    customer,
     customer_balance,
     ledger_entry,
     ledger_transaction,
@@ -27,6 +28,7 @@ from loyalty.models import (
     points_lot_movement,
 )
 from loyalty.observability.metrics import note_ledger_transaction
+from loyalty.webhooks.repository import has_endpoints_clause
 
 _BALANCE_COLUMNS = (
     customer_balance.c.available_points,
@@ -71,19 +73,31 @@ async def get_balance(
 
 async def lock_balance(
     session: AsyncSession, account_id: uuid.UUID, customer_id: uuid.UUID
-) -> Balance | None:
-    """The customer's write lock: every ledger or lot change for a customer happens under it."""
+) -> tuple[Balance, bool] | None:
+    """The customer's write lock: every ledger or lot change for a customer happens under it.
+    The same round trip tells whether the account has webhook endpoints (events to write)."""
     row = (
         await session.execute(
-            sa.select(*_BALANCE_COLUMNS)
+            sa.select(*_BALANCE_COLUMNS, has_endpoints_clause(account_id).label("has_webhooks"))
             .where(
                 customer_balance.c.account_id == account_id,
                 customer_balance.c.customer_id == customer_id,
             )
-            .with_for_update()
+            .with_for_update(of=customer_balance)
         )
     ).one_or_none()
-    return None if row is None else _balance(row)
+    return None if row is None else (_balance(row), bool(row.has_webhooks))
+
+
+async def customer_moysklad_id(
+    session: AsyncSession, account_id: uuid.UUID, customer_id: uuid.UUID
+) -> str | None:
+    found: str | None = await session.scalar(
+        sa.select(customer.c.moysklad_id).where(
+            customer.c.account_id == account_id, customer.c.id == customer_id
+        )
+    )
+    return found
 
 
 async def set_next_maturity(

@@ -17,6 +17,7 @@ class TransactionKind(enum.StrEnum):
     expiry = "expiry"
     transfer = "transfer"
     merge = "merge"
+    birthday = "birthday"
 
 
 class Bucket(enum.StrEnum):

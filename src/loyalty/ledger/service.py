@@ -6,7 +6,9 @@ Rules every function here keeps:
 - every change is one balanced transaction with a unique idempotency key;
 - activations and expiries that fell due are posted before anything else is decided, so a
   balance is never spent after it expired;
-- services never commit: the request (or job) that called us owns the transaction.
+- services never commit: the request (or job) that called us owns the transaction;
+- every posting writes its entries through `_record`, which also writes the posting's webhook
+  events (for accounts with endpoints) in the same transaction.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loyalty.ledger import repository, rules
+from loyalty.ledger import events, repository, rules
 from loyalty.ledger.errors import InsufficientPoints, LedgerKeyReused
 from loyalty.ledger.schemas import (
     Balance,
@@ -33,6 +35,8 @@ from loyalty.ledger.schemas import (
     TransactionHeader,
     TransactionKind,
 )
+from loyalty.webhooks.service import emit
+from loyalty.webhooks.service import remember_flag as remember_webhooks_flag
 
 
 @dataclass
@@ -42,7 +46,23 @@ class LockedCustomer:
     account_id: uuid.UUID
     customer_id: uuid.UUID
     balance: Balance
+    # The account has webhook endpoints: postings also write their events to the outbox.
+    has_webhooks: bool = False
     _lots: list[Lot] | None = field(default=None, repr=False)
+    _event_subject: dict[str, str | None] | None = field(default=None, repr=False)
+
+    async def event_subject(self, session: AsyncSession) -> dict[str, str | None]:
+        """Who webhook events are about: our id and MoySklad's (read once, only for accounts
+        with webhooks)."""
+        if self._event_subject is None:
+            moysklad_id = await repository.customer_moysklad_id(
+                session, self.account_id, self.customer_id
+            )
+            self._event_subject = {
+                "customerId": str(self.customer_id),
+                "customerMoyskladId": moysklad_id,
+            }
+        return self._event_subject
 
     async def lots(self, session: AsyncSession) -> list[Lot]:
         if self._lots is None:
@@ -83,10 +103,12 @@ async def balance_as_of(
 async def lock_customer(
     session: AsyncSession, account_id: uuid.UUID, customer_id: uuid.UUID, now: datetime
 ) -> LockedCustomer:
-    stored = await repository.lock_balance(session, account_id, customer_id)
-    if stored is None:
+    found = await repository.lock_balance(session, account_id, customer_id)
+    if found is None:
         raise LookupError(f"customer {customer_id} has no balance row")
-    locked = LockedCustomer(account_id, customer_id, stored)
+    stored, has_webhooks = found
+    remember_webhooks_flag(session, account_id, has_webhooks)
+    locked = LockedCustomer(account_id, customer_id, stored, has_webhooks)
     if stored.next_maturity_at is not None and stored.next_maturity_at <= now:
         await _post_maturities(session, locked, now)
     return locked
@@ -114,10 +136,12 @@ async def _post_maturities(session: AsyncSession, locked: LockedCustomer, now: d
                 ),
             )
             if transaction_id is not None and lot.remaining_points > 0:
-                await repository.insert_entries(
+                await _record(
                     session,
-                    locked.account_id,
+                    locked,
                     transaction_id,
+                    TransactionKind.expiry,
+                    lot.expires_at,
                     [
                         Entry(Bucket.expired, lot.remaining_points, None),
                         Entry(bucket, -lot.remaining_points, locked.customer_id),
@@ -146,10 +170,12 @@ async def _post_maturities(session: AsyncSession, locked: LockedCustomer, now: d
                 ),
             )
             if transaction_id is not None:
-                await repository.insert_entries(
+                await _record(
                     session,
-                    locked.account_id,
+                    locked,
                     transaction_id,
+                    TransactionKind.activation,
+                    lot.activates_at,
                     [
                         Entry(Bucket.available, lot.remaining_points, locked.customer_id),
                         Entry(Bucket.pending, -lot.remaining_points, locked.customer_id),
@@ -169,6 +195,27 @@ async def _post_maturities(session: AsyncSession, locked: LockedCustomer, now: d
     )
     locked._lots = survivors
     locked.balance = Balance(available, pending, locked.balance.debt_points, next_maturity_at)
+
+
+async def _record(
+    session: AsyncSession,
+    locked: LockedCustomer,
+    transaction_id: int,
+    kind: TransactionKind,
+    occurred_at: datetime,
+    entries: list[Entry],
+) -> None:
+    """Write a transaction's entries, and its webhook events in the same transaction (every
+    posting passes here, so a committed posting has its events and a rolled-back one none)."""
+    await repository.insert_entries(session, locked.account_id, transaction_id, entries)
+    if locked.has_webhooks:
+        for event_type, payload in events.ledger_events(
+            kind, entries, transaction_id=transaction_id, customer_id=locked.customer_id
+        ):
+            subject = await locked.event_subject(session)
+            await emit(
+                session, locked.account_id, event_type, payload | subject, occurred_at=occurred_at
+            )
 
 
 async def _advance_next_maturity(
@@ -296,8 +343,8 @@ async def post_sale(
             session, locked, transaction_id, earn_points, earn_terms, now, Bucket.issued
         )
         entries += earn_entries
-    await repository.insert_entries(
-        session, locked.account_id, transaction_id, _credits_first(entries)
+    await _record(
+        session, locked, transaction_id, TransactionKind.sale, now, _credits_first(entries)
     )
     return SalePostingResult(transaction_id, spend_points, earn_points, repaid, locked.balance)
 
@@ -393,8 +440,8 @@ async def post_reversal(
         if reclaim.debt_points:
             entries.append(Entry(Bucket.debt, -reclaim.debt_points, locked.customer_id))
         await repository.apply_draws(session, locked.account_id, transaction_id, reclaim.draws)
-    await repository.insert_entries(
-        session, locked.account_id, transaction_id, _credits_first(entries)
+    await _record(
+        session, locked, transaction_id, TransactionKind.sales_return, now, _credits_first(entries)
     )
     balance = await repository.get_balance(session, locked.account_id, locked.customer_id)
     assert balance is not None
@@ -463,9 +510,7 @@ async def credit(
         await _check_replay(session, locked, idempotency_key, points)
         return None
     entries, _ = await _credit(session, locked, transaction_id, points, terms, now, source)
-    await repository.insert_entries(
-        session, locked.account_id, transaction_id, _credits_first(entries)
-    )
+    await _record(session, locked, transaction_id, kind, now, _credits_first(entries))
     return transaction_id
 
 
@@ -503,10 +548,12 @@ async def debit(
     draws, unpaid = rules.draw_from_lots(await locked.lots(session), points, now)
     assert unpaid == 0, "lots disagree with the available balance"
     await repository.apply_draws(session, locked.account_id, transaction_id, draws)
-    await repository.insert_entries(
+    await _record(
         session,
-        locked.account_id,
+        locked,
         transaction_id,
+        TransactionKind.adjustment,
+        now,
         [
             Entry(Bucket.adjustment, points, None),
             Entry(Bucket.available, -points, locked.customer_id),

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.models import voucher, voucher_batch, voucher_movement
+from loyalty.webhooks.repository import has_endpoints_clause
 
 VOUCHER_WITH_BATCH = (
     *voucher.c,
@@ -56,7 +57,11 @@ async def lock_vouchers(
     if not ids:
         return []
     rows = await session.execute(
-        sa.select(*VOUCHER_WITH_BATCH)
+        sa.select(
+            *VOUCHER_WITH_BATCH,
+            # Whether redemptions must write webhook events, in the same round trip.
+            has_endpoints_clause(account_id).label("account_has_webhooks"),
+        )
         .select_from(VOUCHER_JOIN_BATCH)
         .where(voucher.c.account_id == account_id, voucher.c.id.in_(ids))
         .order_by(voucher.c.id)

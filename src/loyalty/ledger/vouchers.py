@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loyalty.db.errors import constraint_name, is_check_violation
 from loyalty.ledger import voucher_repository as repository
 from loyalty.ledger.errors import LedgerKeyReused, VoucherUsageLimitReached
+from loyalty.webhooks import service as webhooks
 
 
 class MovementKind(enum.StrEnum):
@@ -70,6 +71,8 @@ async def lock(
     """Lock the vouchers, then their batches that have a use limit (each in id order);
     returns the voucher rows (with batch code and name)."""
     rows = await repository.lock_vouchers(session, account_id, voucher_ids)
+    if rows:
+        webhooks.remember_flag(session, account_id, bool(rows[0].account_has_webhooks))
     await repository.lock_limited_batches(session, account_id, [row.batch_id for row in rows])
     return rows
 
@@ -140,6 +143,8 @@ async def post(
     else:
         row = await repository.insert_movement(session, values)
     if row is not None:
+        if movement.kind is MovementKind.redeem:
+            await _emit_redeemed(session, account_id, movement, row.balance_after_minor)
         return PostedMovement(row.id, row.balance_after_minor, row.used_count_after, False)
     stored = await repository.find_movement(session, account_id, values["idempotency_key"])
     assert stored is not None
@@ -151,6 +156,31 @@ async def post(
     ):
         raise LedgerKeyReused(movement.idempotency_key)
     return PostedMovement(stored.id, stored.balance_after_minor, stored.used_count_after, True)
+
+
+async def _emit_redeemed(
+    session: AsyncSession, account_id: uuid.UUID, movement: Movement, balance_after_minor: int
+) -> None:
+    """`voucher.redeemed`, in the redemption's transaction. Locking the voucher (always done
+    before it moves) already told whether the account has webhooks, so this costs no query."""
+    if not await webhooks.account_has_endpoints(session, account_id):
+        return
+    await webhooks.emit(
+        session,
+        account_id,
+        "voucher.redeemed",
+        {
+            "voucherId": str(movement.voucher_id),
+            "batchId": str(movement.batch_id),
+            "redeemedMinor": -movement.amount_minor,
+            "usesDelta": movement.uses_delta,
+            "balanceAfterMinor": balance_after_minor,
+            "customerId": str(movement.customer_id) if movement.customer_id else None,
+            "retailStoreId": movement.retail_store_id,
+            "document": movement.document,
+        },
+        occurred_at=movement.occurred_at,
+    )
 
 
 async def post_many(

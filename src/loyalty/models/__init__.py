@@ -33,6 +33,7 @@ from loyalty.models.voucher import (
     voucher_movement,
     voucher_serial,
 )
+from loyalty.models.webhook import expiry_warning, webhook_delivery, webhook_endpoint
 
 __all__ = [
     "CUSTOMER_BUCKETS",
@@ -43,6 +44,7 @@ __all__ = [
     "client_throttle",
     "customer",
     "customer_balance",
+    "expiry_warning",
     "ledger_entry",
     "ledger_transaction",
     "metadata",
@@ -70,4 +72,6 @@ __all__ = [
     "voucher_generation",
     "voucher_movement",
     "voucher_serial",
+    "webhook_delivery",
+    "webhook_endpoint",
 ]

@@ -67,6 +67,17 @@ program_settings = sa.Table(
     sa.Column("apply_personal_vouchers", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("voucher_stacking", sa.Text, nullable=False, server_default="stack"),
     sa.CheckConstraint("voucher_stacking IN ('stack', 'exclusive')", name="voucher_stacking"),
+    # Scheduled jobs (migration 0006): birthday bonus and expiry warnings.
+    sa.Column("birthday_bonus_points", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("birthday_window_days", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("expiry_warning_days", sa.Integer, nullable=False, server_default="0"),
+    sa.CheckConstraint("birthday_bonus_points >= 0", name="birthday_bonus_points"),
+    sa.CheckConstraint(
+        "birthday_window_days >= 0 AND birthday_window_days <= 30", name="birthday_window_days"
+    ),
+    sa.CheckConstraint(
+        "expiry_warning_days >= 0 AND expiry_warning_days <= 365", name="expiry_warning_days"
+    ),
     sa.CheckConstraint("earn_percent >= 0 AND earn_percent <= 100", name="earn_percent"),
     sa.CheckConstraint(
         "max_spend_percent >= 0 AND max_spend_percent <= 100", name="max_spend_percent"

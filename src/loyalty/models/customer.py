@@ -75,4 +75,10 @@ customer_balance = sa.Table(
     sa.ForeignKeyConstraint(
         ["account_id", "customer_id"], ["customer.account_id", "customer.id"], ondelete="RESTRICT"
     ),
+    # The maturity job finds due customers of every account (migration 0006).
+    sa.Index(
+        "ix_customer_balance_next_maturity_at",
+        "next_maturity_at",
+        postgresql_where=sa.text("next_maturity_at IS NOT NULL"),
+    ),
 )

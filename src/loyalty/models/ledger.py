@@ -38,7 +38,7 @@ ledger_transaction = sa.Table(
     created_at(),
     sa.CheckConstraint(
         "kind IN ('sale', 'return', 'welcome', 'adjustment', 'activation', 'expiry',"
-        " 'transfer', 'merge')",
+        " 'transfer', 'merge', 'birthday')",
         name="kind",
     ),
     sa.UniqueConstraint("account_id", "idempotency_key"),
@@ -142,6 +142,12 @@ points_lot = sa.Table(
         "account_id",
         "activates_at",
         postgresql_where=sa.text("state = 'pending'"),
+    ),
+    # The expiry-warning job scans live lots of every account by expiry (migration 0006).
+    sa.Index(
+        "ix_points_lot_expires_at_live",
+        "expires_at",
+        postgresql_where=sa.text("state <> 'closed' AND expires_at IS NOT NULL"),
     ),
 )
 

@@ -79,6 +79,21 @@ def program_group() -> None:
     default=None,
     help="stack: voucher and points on one receipt; exclusive: a voucher excludes points.",
 )
+@click.option(
+    "--birthday-bonus", type=int, default=None, help="Points paid once a year on the birthday."
+)
+@click.option(
+    "--birthday-window-days",
+    type=int,
+    default=None,
+    help="Days before and after the birthday the bonus may be paid.",
+)
+@click.option(
+    "--expiry-warning-days",
+    type=int,
+    default=None,
+    help="Warn (points.expiring) this many days before points expire; 0 = off.",
+)
 def set_program(
     account_id: str,
     earn_percent: str | None,
@@ -94,6 +109,9 @@ def set_program(
     restore_gift_cards: bool | None,
     personal_vouchers: bool | None,
     voucher_stacking: str | None,
+    birthday_bonus: int | None,
+    birthday_window_days: int | None,
+    expiry_warning_days: int | None,
 ) -> None:
     """Change some settings; prints the whole program."""
     account_uuid = parse_uuid(account_id)
@@ -109,6 +127,9 @@ def set_program(
         "restore_gift_cards_on_return": restore_gift_cards,
         "apply_personal_vouchers": personal_vouchers,
         "voucher_stacking": voucher_stacking,
+        "birthday_bonus_points": birthday_bonus,
+        "birthday_window_days": birthday_window_days,
+        "expiry_warning_days": expiry_warning_days,
     }
     changes = {key: value for key, value in changes.items() if value is not None}
     for key, raw, name in (

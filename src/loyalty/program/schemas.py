@@ -25,6 +25,11 @@ class ProgramSettings:
     restore_gift_cards_on_return: bool = True
     apply_personal_vouchers: bool = True
     voucher_stacking: str = "stack"  # "stack": voucher and points; "exclusive": voucher only
+    # Scheduled jobs: a yearly birthday bonus (0 = off) paid within the window around the
+    # birthday, and `points.expiring` warnings this many days ahead (0 = off).
+    birthday_bonus_points: int = 0
+    birthday_window_days: int = 0
+    expiry_warning_days: int = 0
     version: int = 1
 
     def as_json(self) -> dict[str, Any]:

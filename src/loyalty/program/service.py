@@ -16,6 +16,8 @@ from loyalty.program.schemas import PROGRAM_FIELDS, ProgramSettings
 
 RECEIPT_TEXT_MAX_LENGTH = 1000
 VOUCHER_STACKING = ("stack", "exclusive")
+BIRTHDAY_WINDOW_MAX_DAYS = 30
+EXPIRY_WARNING_MAX_DAYS = 365
 
 
 async def get_settings(session: AsyncSession, account_id: uuid.UUID) -> ProgramSettings:
@@ -58,6 +60,18 @@ def validate_changes(changes: dict[str, Any]) -> dict[str, Any]:
         raise InvalidProgramSetting(
             "Порог подтверждения списания не может быть отрицательным",
             parameter="verify_spend_above_points",
+        )
+    if candidate.birthday_bonus_points < 0:
+        raise InvalidProgramSetting(
+            "Бонус ко дню рождения не может быть отрицательным", parameter="birthday_bonus_points"
+        )
+    if not 0 <= candidate.birthday_window_days <= BIRTHDAY_WINDOW_MAX_DAYS:
+        raise InvalidProgramSetting(
+            "Окно бонуса ко дню рождения — от 0 до 30 дней", parameter="birthday_window_days"
+        )
+    if not 0 <= candidate.expiry_warning_days <= EXPIRY_WARNING_MAX_DAYS:
+        raise InvalidProgramSetting(
+            "Предупреждение о сгорании — от 0 до 365 дней", parameter="expiry_warning_days"
         )
     if len(candidate.receipt_text) > RECEIPT_TEXT_MAX_LENGTH:
         raise InvalidProgramSetting(

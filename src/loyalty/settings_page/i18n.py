@@ -94,6 +94,18 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Points expire after, days (empty: never)",
     ),
     "field.welcome_bonus_points": ("Приветственный бонус, баллов", "Welcome bonus, points"),
+    "field.birthday_bonus_points": (
+        "Бонус ко дню рождения, баллов (0 — нет)",
+        "Birthday bonus, points (0 — off)",
+    ),
+    "field.birthday_window_days": (
+        "Бонус ко дню рождения доступен за и после, дней",
+        "Birthday bonus window before and after, days",
+    ),
+    "field.expiry_warning_days": (
+        "Предупреждать о сгорании баллов за, дней (0 — нет)",
+        "Warn about expiring points ahead, days (0 — off)",
+    ),
     "field.verify_registration": (
         "Подтверждать регистрацию кодом из SMS",
         "Confirm registration with an SMS code",
@@ -192,6 +204,9 @@ EN_FIELD_ERRORS: dict[str, str] = {
     "activation_delay_days": "From 0 to 3650 days",
     "expiry_days": "From 1 to 36500 days, or empty",
     "welcome_bonus_points": "The welcome bonus cannot be negative",
+    "birthday_bonus_points": "The birthday bonus cannot be negative",
+    "birthday_window_days": "From 0 to 30 days",
+    "expiry_warning_days": "From 0 to 365 days",
     "verify_spend_above_points": "The threshold cannot be negative",
     "receipt_text": "At most 1000 characters, with known placeholders only",
 }

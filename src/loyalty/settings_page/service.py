@@ -33,6 +33,8 @@ from loyalty.vendor import repository as vendor_repository
 PERCENT_FIELDS = ("earn_percent", "max_spend_percent")
 WHOLE_FIELDS = ("activation_delay_days", "welcome_bonus_points")
 OPTIONAL_WHOLE_FIELDS = ("expiry_days", "verify_spend_above_points")
+# Added later than the form: a form posted without them leaves them as they are.
+JOB_WHOLE_FIELDS = ("birthday_bonus_points", "birthday_window_days", "expiry_warning_days")
 FLAG_FIELDS = ("earn_on_spend", "verify_registration", "auto_enroll")
 LARGEST_WHOLE = 1_000_000_000
 MAX_CONTEXT_KEY_LENGTH = 512
@@ -181,7 +183,9 @@ def parse_form(form: Mapping[str, str], locale: str) -> tuple[dict[str, Any], di
             errors[name] = t("parse.number")
             continue
         changes[name] = number
-    for name in (*WHOLE_FIELDS, *OPTIONAL_WHOLE_FIELDS):
+    for name in (*WHOLE_FIELDS, *OPTIONAL_WHOLE_FIELDS, *JOB_WHOLE_FIELDS):
+        if name in JOB_WHOLE_FIELDS and name not in form:
+            continue
         text = (form.get(name) or "").strip().replace(" ", "")
         if not text and name in OPTIONAL_WHOLE_FIELDS:
             changes[name] = None

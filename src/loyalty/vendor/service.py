@@ -41,6 +41,7 @@ from loyalty.vendor.schemas import (
     VendorCall,
 )
 from loyalty.verification import repository as verification_repository
+from loyalty.webhooks import service as webhooks_service
 
 logger = logging.getLogger("loyalty.vendor")
 
@@ -306,8 +307,9 @@ async def _account_for(
 
 async def purge_expired(session: AsyncSession, now: datetime) -> list[uuid.UUID]:
     """After the retention period, erase what an uninstalled merchant left: customers'
-    personal data, codes, the catalogue and the program settings. The ledger stays (an
-    accounting record without personal data); a later install starts from SettingsRequired."""
+    personal data, codes, the catalogue, the program settings and webhook endpoints. The
+    ledger stays (an accounting record without personal data); a later install starts from
+    SettingsRequired."""
     purged = await repository.due_for_purge(session, now)
     defaults = {name: getattr(ProgramSettings(), name) for name in PROGRAM_FIELDS}
     for account_id in purged:
@@ -315,6 +317,7 @@ async def purge_expired(session: AsyncSession, now: datetime) -> list[uuid.UUID]
         await verification_repository.delete_for_account(session, account_id)
         await catalogue_repository.delete_for_account(session, account_id)
         await program_service.update_settings(session, account_id, defaults)
+        await webhooks_service.forget_account(session, account_id, now)
         await repository.update_installation(
             session,
             account_id,

@@ -1,0 +1,194 @@
+"""Events are written in the transaction of the change: a rolled-back change emits nothing."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loyalty.common.clock import Clock
+from loyalty.ledger import service as ledger_service
+from loyalty.ledger.schemas import LotTerms, TransactionKind
+from loyalty.webhooks import service as webhooks_service
+from tests.conftest import Tenant
+from tests.support import payloads
+from tests.support.vouchers import Operator
+from tests.webhooks.conftest import FakeReceiver, outbox
+
+ALL_POINTS = ["points.earned", "points.spent", "points.expired", "points.reversed"]
+
+
+def _customer_id(tenant: Tenant, ms_id: str) -> uuid.UUID:
+    found = tenant.db.scalar(
+        "SELECT id FROM customer WHERE account_id = :account AND moysklad_id = :ms_id",
+        account=tenant.account_id,
+        ms_id=ms_id,
+    )
+    assert isinstance(found, uuid.UUID)
+    return found
+
+
+class Abort(Exception):
+    pass
+
+
+def _credit(tenant: Tenant, customer_id: uuid.UUID, key: str, *, then_fail: bool) -> None:
+    async def work(session: AsyncSession) -> None:
+        now = Clock().now()
+        locked = await ledger_service.lock_customer(session, tenant.account_id, customer_id, now)
+        await ledger_service.credit(
+            session,
+            locked,
+            kind=TransactionKind.adjustment,
+            points=25,
+            terms=LotTerms(activates_at=now, expires_at=None),
+            idempotency_key=key,
+            now=now,
+        )
+        if then_fail:
+            raise Abort
+
+    if then_fail:
+        with pytest.raises(Abort):
+            tenant.db.run(work)
+    else:
+        tenant.db.run(work)
+
+
+def test_a_rolled_back_posting_leaves_no_event(
+    operator: Operator, receiver: FakeReceiver, tenant: Tenant
+) -> None:
+    operator.ok(operator.post("/webhooks", {"url": receiver.url, "eventTypes": ALL_POINTS}), 201)
+    customer_id = _customer_id(tenant, tenant.register())
+
+    _credit(tenant, customer_id, "manual:1", then_fail=True)
+    assert outbox(tenant.db, tenant.account_id) == []
+
+    _credit(tenant, customer_id, "manual:2", then_fail=False)
+    [event] = outbox(tenant.db, tenant.account_id)
+    assert event["event_type"] == "points.earned" and event["payload"]["points"] == 25
+
+
+def test_a_refused_sale_emits_nothing_and_a_return_emits_a_reversal(
+    operator: Operator, receiver: FakeReceiver, tenant: Tenant
+) -> None:
+    operator.ok(operator.post("/webhooks", {"url": receiver.url, "eventTypes": ALL_POINTS}), 201)
+    tenant.set_program(earn_percent=10)
+    ms_id = tenant.register()
+    sale_id, _ = tenant.buy(ms_id, [payloads.position(price=1000)])
+    assert [row["event_type"] for row in outbox(tenant.db, tenant.account_id)] == ["points.earned"]
+
+    overspend = payloads.sale(
+        payloads.new_id(),
+        ms_id,
+        [payloads.position(quantity=1, price=1000, discounted_price=500)],
+        spend=500,
+    )
+    refused = tenant.post("/retaildemand", overspend)
+    assert refused.status_code == 412, refused.text
+    assert len(outbox(tenant.db, tenant.account_id)) == 1
+
+    returned = tenant.post(
+        "/retailsalesreturn",
+        payloads.sales_return(
+            payloads.new_id(), sale_id, [payloads.position(price=1000)], ms_id=ms_id
+        ),
+    )
+    assert returned.status_code == 201, returned.text
+    events = outbox(tenant.db, tenant.account_id)
+    assert [row["event_type"] for row in events] == ["points.earned", "points.reversed"]
+    assert events[1]["payload"]["reclaimedPoints"] == 100
+
+
+def test_accounts_without_endpoints_write_no_events(tenant: Tenant) -> None:
+    ms_id = tenant.register()
+    tenant.buy(ms_id, [payloads.position(price=1000)])
+    assert outbox(tenant.db, tenant.account_id) == []
+
+    async def has_endpoints(session: AsyncSession) -> bool:
+        return await webhooks_service.account_has_endpoints(session, tenant.account_id)
+
+    assert tenant.db.run(has_endpoints) is False
+
+
+def test_emit_refuses_unknown_event_types(tenant: Tenant) -> None:
+    async def work(session: AsyncSession) -> int:
+        return await webhooks_service.emit(session, tenant.account_id, "points.stolen", {})
+
+    with pytest.raises(ValueError, match=r"points\.stolen"):
+        tenant.db.run(work)
+
+
+def test_a_gift_certificate_redemption_emits_voucher_redeemed_once(
+    operator: Operator, receiver: FakeReceiver, tenant: Tenant
+) -> None:
+    operator.ok(
+        operator.post("/webhooks", {"url": receiver.url, "eventTypes": ["voucher.redeemed"]}), 201
+    )
+    card = operator.certificate(10_000)
+
+    def pay_with_card(sale_id: str, payment_minor: int) -> int:
+        sale = payloads.sale(
+            sale_id,
+            None,
+            [payloads.position(price=1000)],
+            giftCards=[{"id": card["id"], "name": card["code"], "paymentSum": payment_minor}],
+        )
+        return tenant.post("/retaildemand", sale).status_code
+
+    refused = pay_with_card(payloads.new_id(), 20_000)  # more than the certificate holds
+    assert 400 <= refused < 500
+    assert outbox(tenant.db, tenant.account_id) == []
+
+    sale_id = payloads.new_id()
+    assert pay_with_card(sale_id, 2_500) == 201
+    assert pay_with_card(sale_id, 2_500) == 201  # a replay of the same sale
+    [event] = outbox(tenant.db, tenant.account_id)
+    assert event["event_type"] == "voucher.redeemed"
+    assert event["payload"]["voucherId"] == card["id"]
+    assert (event["payload"]["redeemedMinor"], event["payload"]["balanceAfterMinor"]) == (
+        2_500,
+        7_500,
+    )
+
+
+@pytest.fixture
+def statements() -> Iterator[list[str]]:
+    """Every SQL statement any engine of this process sends (the live server runs in it)."""
+    sent: list[str] = []
+
+    def record(*args: Any) -> None:
+        sent.append(str(args[2]))
+
+    event.listen(Engine, "before_cursor_execute", record)
+    yield sent
+    event.remove(Engine, "before_cursor_execute", record)
+
+
+def test_the_till_pays_no_round_trip_for_webhooks(
+    operator: Operator, tenant: Tenant, statements: list[str]
+) -> None:
+    card = operator.certificate(10_000)
+    ms_id = tenant.register()
+    tenant.buy(ms_id, [payloads.position(price=1000)])
+    statements.clear()
+
+    tenant.buy(ms_id, [payloads.position(price=1000)], spending=True, preferred=10)
+    gift_sale = payloads.sale(
+        payloads.new_id(),
+        None,
+        [payloads.position(price=1000)],
+        giftCards=[{"id": card["id"], "name": card["code"], "paymentSum": 1_000}],
+    )
+    assert tenant.post("/retaildemand", gift_sale).status_code == 201
+
+    webhook_sql = [sql for sql in statements if "webhook" in sql]
+    # The flag rides on the customer and voucher locks; nothing is queued or looked up apart.
+    assert len(webhook_sql) >= 2
+    assert all("FOR UPDATE" in sql for sql in webhook_sql), webhook_sql
+    assert outbox(tenant.db, tenant.account_id) == []
