@@ -395,6 +395,7 @@ class TestRetention:
             "verified",
             "created_at",
             "updated_at",
+            "status",  # whether the customer is active, blocked or merged: not personal
         }
         assert {
             key: value for key, value in person.items() if key not in kept and value is not None

@@ -18,20 +18,6 @@ from loyalty.models import (
     voucher,
 )
 
-# Everything that identifies or describes a person; cleared by an erasure.
-PERSONAL_COLUMNS = (
-    "name",
-    "phone_ciphertext",
-    "phone_index",
-    "email",
-    "card_number",
-    "legal_first_name",
-    "legal_middle_name",
-    "legal_last_name",
-    "birth_date",
-    "sex",
-)
-
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -31,6 +31,7 @@ from loyalty.backoffice.errors import (
 from loyalty.common import crypto
 from loyalty.common.phones import mask_phone, normalise_phone, phone_lookup_key
 from loyalty.common.schemas import decimal_as_json_number
+from loyalty.customers.repository import PERSONAL_COLUMNS
 from loyalty.customers.service import decrypt_phone, phone_columns
 from loyalty.ledger import repository as ledger_repository
 from loyalty.ledger import service as ledger_service
@@ -750,7 +751,7 @@ async def erase(
             account_id,
             customer_id,
             {
-                **dict.fromkeys(repository.PERSONAL_COLUMNS),
+                **dict.fromkeys(PERSONAL_COLUMNS),
                 "status": "erased",
                 "merged_into_id": None,
                 "status_changed_at": now,

@@ -159,12 +159,26 @@ async def find_by_card_or_phone(
     return list(rows)
 
 
+# Everything that identifies or describes a person; cleared by an erasure. A new personal
+# column must be added here (tests/backoffice and tests/solution erase and check every one).
+PERSONAL_COLUMNS = (
+    "name",
+    "phone_ciphertext",
+    "phone_index",
+    "email",
+    "card_number",
+    "legal_first_name",
+    "legal_middle_name",
+    "legal_last_name",
+    "birth_date",
+    "sex",
+)
+
+
 async def erase_personal_data(session: AsyncSession, account_id: uuid.UUID) -> int:
-    """Data retention after an uninstall: every personal column (names, contacts, card numbers,
-    birth dates, whatever the schema holds) is cleared; MoySklad ids and balances stay, as the
-    ledger (an accounting record) does."""
-    kept = {"account_id", "id", "moysklad_id", "sync_id", "verified", "created_at", "updated_at"}
-    erased = {column.name: None for column in customer.columns if column.name not in kept}
+    """Data retention after an uninstall: every personal column is cleared; MoySklad ids,
+    status and balances stay, as the ledger (an accounting record) does."""
+    erased = dict.fromkeys(PERSONAL_COLUMNS)
     result = await session.execute(
         sa.update(customer)
         .where(customer.c.account_id == account_id)
