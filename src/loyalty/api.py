@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from loyalty.audit.router import router as audit_router
+from loyalty.category_rules.router import router as category_rules_router
 from loyalty.common.error_handlers import ErrorShape, problem_details_shape
 from loyalty.common.schemas import error_responses
 from loyalty.compat.router import COMPAT_ERROR_SHAPES, COMPAT_PREFIX
@@ -19,6 +20,7 @@ from loyalty.operators.router import router as operator_keys_router
 from loyalty.returns.router import router as returns_router
 from loyalty.sales.router import router as sales_router
 from loyalty.settings_page.router import router as settings_page_router
+from loyalty.tiers.router import router as tiers_router
 from loyalty.vendor.router import router as vendor_router
 from loyalty.vouchers.router import router as vouchers_router
 
@@ -43,6 +45,8 @@ ROUTES: list[tuple[APIRouter, str, dict[int | str, dict[str, Any]]]] = [
     (vouchers_router, OPERATOR_PREFIX, {}),
     (audit_router, OPERATOR_PREFIX, {}),
     (operator_keys_router, OPERATOR_PREFIX, {}),
+    (tiers_router, OPERATOR_PREFIX, {}),
+    (category_rules_router, OPERATOR_PREFIX, {}),
     # Compatibility APIs of other voucher services.
     *((router, COMPAT_PREFIX, {}) for router in COMPAT_ROUTERS),
 ]

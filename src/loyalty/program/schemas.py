@@ -25,6 +25,8 @@ class ProgramSettings:
     restore_gift_cards_on_return: bool = True
     apply_personal_vouchers: bool = True
     voucher_stacking: str = "stack"  # "stack": voucher and points; "exclusive": voucher only
+    # Tiers: purchases count over this many calendar months, the current one included.
+    tier_window_months: int = 12
     version: int = 1
 
     def as_json(self) -> dict[str, Any]:
