@@ -11,6 +11,7 @@ from loyalty.customers.cli import customer_group, points_group
 from loyalty.ledger.cli import ledger_group
 from loyalty.operators.cli import operator_key_group
 from loyalty.program.cli import program_group
+from loyalty.tiers.cli import category_rules_group, tiers_group
 from loyalty.vendor.cli import descriptor, moysklad_group
 from loyalty.vouchers.cli import vouchers_group
 
@@ -64,6 +65,8 @@ cli.add_command(moysklad_group)
 cli.add_command(descriptor)
 cli.add_command(vouchers_group)
 cli.add_command(operator_key_group)
+program_group.add_command(tiers_group)
+program_group.add_command(category_rules_group)
 
 
 def main() -> None:

@@ -115,6 +115,7 @@ class TestProgram:
             "restore_gift_cards_on_return": True,
             "apply_personal_vouchers": True,
             "voucher_stacking": "stack",
+            "tier_window_months": 12,
             "version": 0,
         }
         cleared = output(

@@ -266,6 +266,26 @@ class TestAtTheTill:
         )
 
 
+class TestSwitchingOn:
+    def test_purchases_before_tiers_existed_count(
+        self, tenant: Tenant, operator: Operator, clock: Clock
+    ) -> None:
+        regular, returner = tenant.register(), tenant.register()
+        tenant.buy(regular, [payloads.position(PRODUCT, 1, 1000)])
+        sale_id, _ = tenant.buy(returner, [payloads.position(PRODUCT, 2, 500)])
+        returned = payloads.sales_return(
+            payloads.new_id(), sale_id, [payloads.position(PRODUCT, 1, 500)]
+        )
+        assert tenant.post("/retailsalesreturn", returned).status_code == 201
+        with_tiers(operator)
+        assert quote(tenant, regular, 100)["bonusValueToEarn"] == 5  # Silver at once
+        assert quote(tenant, returner, 100)["bonusValueToEarn"] == 3  # 1000 − 500: Bronze
+        assert reevaluate(tenant, clock) == 2
+        assert stored_tier(tenant, regular) == "Серебро"
+        assert stored_tier(tenant, returner) == "Бронза"
+        assert changes(tenant, regular) == [(None, "Серебро", "program")]
+
+
 class TestWindow:
     def test_months_leaving_the_window_move_the_customer_down(
         self, tenant: Tenant, operator: Operator, clock: Clock

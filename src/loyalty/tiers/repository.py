@@ -312,3 +312,55 @@ async def history(
             .order_by(customer_tier_change.c.id)
         )
     )
+
+
+_REBUILD_MONTHS = sa.text(
+    """
+    INSERT INTO customer_purchase_month
+           (account_id, customer_id, month, purchased_minor, returned_minor)
+    SELECT :account_id, customer_id, month, sum(purchased), sum(returned)
+      FROM (
+            SELECT s.customer_id,
+                   CAST(date_trunc('month', s.created_at AT TIME ZONE 'UTC') AS date) AS month,
+                   s.paid_minor AS purchased, 0 AS returned
+              FROM sale s
+             WHERE s.account_id = :account_id AND s.customer_id IS NOT NULL
+            UNION ALL
+            SELECT r.customer_id,
+                   CAST(date_trunc('month', coalesce(s.created_at, r.created_at) AT TIME ZONE 'UTC')
+                        AS date),
+                   0, r.returned_minor
+              FROM sales_return r
+              LEFT JOIN sale s ON s.account_id = r.account_id AND s.id = r.sale_id
+             WHERE r.account_id = :account_id AND r.customer_id IS NOT NULL
+           ) documents
+     GROUP BY customer_id, month
+    """
+)
+
+_REVIEW_COUNTED = sa.text(
+    """
+    INSERT INTO customer_tier
+           (account_id, customer_id, tier_name, window_total_minor, evaluated_at, review_at)
+    SELECT :account_id, customer_id, NULL,
+           greatest(0, sum(purchased_minor - returned_minor) FILTER (WHERE month >= :since)),
+           :now, :now
+      FROM customer_purchase_month
+     WHERE account_id = :account_id
+     GROUP BY customer_id
+    ON CONFLICT (account_id, customer_id) DO UPDATE
+       SET window_total_minor = EXCLUDED.window_total_minor, review_at = EXCLUDED.review_at
+    """
+)
+
+
+async def rebuild_purchase_months(
+    session: AsyncSession, account_id: uuid.UUID, since: date, now: datetime
+) -> None:
+    """Tiers switched on: count the purchase history kept while they were off (months by the
+    time each sale was recorded), and leave every customer due for the worker."""
+    await session.execute(
+        sa.delete(customer_purchase_month).where(customer_purchase_month.c.account_id == account_id)
+    )
+    await session.execute(_REBUILD_MONTHS, {"account_id": account_id})
+    await session.execute(_REVIEW_COUNTED, {"account_id": account_id, "since": since, "now": now})

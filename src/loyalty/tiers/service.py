@@ -132,6 +132,11 @@ async def set_tier_program(
         return before
     await repository.replace_tiers(session, account_id, list(wanted.tiers), wanted.window_months)
     await repository.review_everyone(session, account_id, now)
+    if wanted.tiers and not before.tiers:
+        # Purchases are counted only while tiers exist: switching them on recounts the history.
+        await repository.rebuild_purchase_months(
+            session, account_id, rules.window_start(now, wanted.window_months), now
+        )
     await audit_service.record(
         session,
         AuditEvent(
