@@ -288,3 +288,18 @@ class TestOperatorApi:
         assert unknown.status_code in (400, 412, 422)
         assert unknown.json()["parameter"] == "items[0].target"
         assert operator.ok(operator.get("/program/category-rules")) == {"items": []}
+
+    def test_hostile_bodies_are_refused_never_a_server_error(self, operator: Operator) -> None:
+        rule = {"target": "product", "id": BOOK, "noSpend": True}
+        for body in (
+            {"items": [rule | {"id": "a\u0000b"}]},
+            {"items": [rule | {"id": "x" * 300}]},
+            {"items": [rule | {"earnPercent": 1e300}]},
+            {"items": [rule | {"noSpend": "maybe"}]},
+            {"items": [rule | {"extra": 1}]},
+            {"items": None},
+        ):
+            response = put(operator, body)
+            assert 400 <= response.status_code < 500, (body, response.text)
+            assert response.headers["content-type"].startswith("application/problem+json")
+        assert operator.ok(operator.get("/program/category-rules")) == {"items": []}

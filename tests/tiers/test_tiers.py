@@ -153,6 +153,32 @@ class TestOperatorApi:
         assert "items" in malformed.json()["parameter"]
         assert operator.ok(operator.get("/program/tiers"))["items"] == []
 
+    def test_hostile_bodies_are_refused_never_a_server_error(self, operator: Operator) -> None:
+        tier = TIERS["items"][0]
+        bodies: list[Any] = [
+            {"items": [tier | {"name": "a\u0000b"}]},
+            {"items": [tier | {"thresholdMinor": 10**30}]},
+            {"items": [tier | {"earnPercent": "abc"}]},
+            {"items": [tier | {"earnPercent": 1e300}]},
+            {"items": [tier | {"thresholdMinor": 1.5}]},
+            {"windowMonths": 2**70, "items": []},
+            {"items": [tier] * 21},
+            {"items": "many"},
+            [],
+        ]
+        for body in bodies:
+            response = put(operator, "/program/tiers", body)
+            assert 400 <= response.status_code < 500, (body, response.text)
+            assert response.headers["content-type"].startswith("application/problem+json")
+        raw = operator.client.put(
+            "/program/tiers",
+            content=b'{"items": [{"name": "x", "thresholdMinor": 0, "earnPercent": NaN,'
+            b' "maxSpendPercent": 1}]}',
+            headers={"content-type": "application/json"},
+        )
+        assert 400 <= raw.status_code < 500
+        assert operator.ok(operator.get("/program/tiers"))["items"] == []
+
     def test_every_change_is_audited_with_before_and_after(self, operator: Operator) -> None:
         with_tiers(operator)
         with_tiers(operator)  # the same list again: no change, no audit row

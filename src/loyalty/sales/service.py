@@ -148,13 +148,16 @@ async def receipt_depth(
     context: AccountContext,
     assortment_ids: list[str | None],
     standing: Standing | None,
+    *,
+    with_rules: bool = True,
 ) -> ReceiptDepth:
+    """`with_rules=False` when no points can move (no customer): skips the rules' round trip."""
     program = context.program
     tier = standing.tier if standing is not None else None
     earn_percent = tier.earn_percent if tier is not None else program.earn_percent
     max_spend_percent = tier.max_spend_percent if tier is not None else program.max_spend_percent
     effects = {}
-    if context.has_category_rules:
+    if context.has_category_rules and with_rules:
         effects = await category_rules_repository.effects_for(
             session, context.account_id, [item for item in assortment_ids if item is not None]
         )
@@ -246,6 +249,7 @@ async def quote_sale(
         context,
         [position.assortment.assortment_id for position in body.positions],
         standing,
+        with_rules=body.agent is not None,
     )
     voucher = None
     if customer is not None and holds_vouchers and program.apply_personal_vouchers:
@@ -505,6 +509,7 @@ async def confirm_sale(
         context,
         [line.assortment_id for line in lines],
         locked_standing.before if locked_standing is not None else None,
+        with_rules=customer is not None,
     )
     if spend:
         spend_base_minor = category_rules.spend_base_minor(
