@@ -292,6 +292,35 @@ class TestAtTheTill:
         )
 
 
+class TestCustomerView:
+    def test_an_operator_sees_the_standing_and_the_history(
+        self, tenant: Tenant, operator: Operator
+    ) -> None:
+        customer = tenant.register()
+        with_tiers(operator)
+        tenant.buy(customer, [payloads.position(PRODUCT, 1, 1250)])
+        reader = operator_client(tenant, Role.read_only)
+        view = reader.ok(reader.get(f"/customers/{customer}/tier"))
+        assert view | {"customerId": None, "history": None} == {
+            "customerId": None,
+            "windowMonths": 12,
+            "windowTotalMinor": 125_000,
+            "tier": "Серебро",
+            "nextTier": "Золото",
+            "toNextTierMinor": 375_000,
+            "storedTier": "Серебро",
+            "history": None,
+        }
+        assert [(item["from"], item["to"], item["reason"]) for item in view["history"]] == [
+            (None, "Бронза", "program"),
+            ("Бронза", "Серебро", "sale"),
+        ]
+        assert view["history"][1]["windowTotalMinor"] == 125_000
+        missing = reader.get(f"/customers/{payloads.new_id()}/tier")
+        assert missing.status_code == 404
+        assert missing.headers["content-type"].startswith("application/problem+json")
+
+
 class TestSwitchingOn:
     def test_purchases_before_tiers_existed_count(
         self, tenant: Tenant, operator: Operator, clock: Clock

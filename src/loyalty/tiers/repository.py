@@ -299,6 +299,20 @@ async def lock_due(
     )
 
 
+async def stored_tier(
+    session: AsyncSession, account_id: uuid.UUID, customer_id: uuid.UUID
+) -> str | None:
+    name: str | None = (
+        await session.execute(
+            sa.select(customer_tier.c.tier_name).where(
+                customer_tier.c.account_id == account_id,
+                customer_tier.c.customer_id == customer_id,
+            )
+        )
+    ).scalar_one_or_none()
+    return name
+
+
 async def history(
     session: AsyncSession, account_id: uuid.UUID, customer_id: uuid.UUID
 ) -> list[Any]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from loyalty.common.dependencies import NowDep
@@ -82,3 +83,49 @@ async def put_tiers(
         now=now,
     )
     return TiersOut.of(program)
+
+
+class TierChangeOut(BaseModel):
+    # Field names as in the history table's JSON (`from` is a keyword in Python).
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: str | None = Field(alias="from")
+    to: str | None
+    reason: str
+    windowTotalMinor: int
+    at: str
+
+
+class CustomerTierOut(BaseModel):
+    customerId: str
+    windowMonths: int
+    windowTotalMinor: int
+    tier: str | None
+    nextTier: str | None
+    toNextTierMinor: int | None
+    storedTier: str | None
+    history: list[TierChangeOut]
+
+
+@router.get("/customers/{customer}/tier", summary="Уровень покупателя и история его изменений")
+async def customer_tier(
+    customer: Annotated[str, Path(max_length=255)],
+    session: SessionDep,
+    operator: ReadOnlyOperator,
+    now: NowDep,
+) -> CustomerTierOut:
+    view = await service.customer_view(session, operator.account_id, customer, now)
+    standing = view.standing
+    following = standing.next_tier
+    return CustomerTierOut(
+        customerId=str(view.customer_id),
+        windowMonths=view.window_months,
+        windowTotalMinor=standing.window_total_minor,
+        tier=standing.tier.name if standing.tier is not None else None,
+        nextTier=following.name if following is not None else None,
+        toNextTierMinor=following.threshold_minor - standing.window_total_minor
+        if following is not None
+        else None,
+        storedTier=view.stored_tier,
+        history=[TierChangeOut.model_validate(item) for item in view.history],
+    )

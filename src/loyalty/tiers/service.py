@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.audit import service as audit_service
 from loyalty.audit.schemas import AuditEvent
+from loyalty.customers import service as customers_service
 from loyalty.program import repository as program_repository
 from loyalty.program.errors import AccountNotFound
 from loyalty.tiers import repository, rules
@@ -319,6 +320,34 @@ async def reevaluate_tiers(
             review_at=rules.review_at(window.oldest_month, program.window_months),
         )
     return len(due)
+
+
+@dataclass(frozen=True)
+class CustomerTierView:
+    customer_id: uuid.UUID
+    window_months: int
+    standing: Standing
+    stored_tier: str | None
+    history: list[dict[str, Any]]
+
+
+async def customer_view(
+    session: AsyncSession, account_id: uuid.UUID, customer_reference: str, now: datetime
+) -> CustomerTierView:
+    """A customer's standing as of now (read-only: the window may have slid since it was
+    stored), the stored tier and the history of changes."""
+    found = await customers_service.find_for_operator(session, account_id, customer_reference)
+    program = await get_tier_program(session, account_id)
+    since = rules.window_start(now, program.window_months)
+    totals = await repository.window_totals(session, account_id, [found.id], since)
+    stored = await repository.stored_tier(session, account_id, found.id)
+    return CustomerTierView(
+        customer_id=found.id,
+        window_months=program.window_months,
+        standing=rules.standing(program.tiers, totals[found.id].total_minor),
+        stored_tier=stored,
+        history=await history(session, account_id, found.id),
+    )
 
 
 async def history(
