@@ -472,12 +472,23 @@ async def confirm_sale(
         retail_store_id=body.retailStore.store_id if body.retailStore else None,
         document=body.document_id or body.name,
     )
-    # Lock order: the customer's balance, then vouchers and certificates (ledger.vouchers).
+    # Lock order: the customer's balance, their tier, then vouchers and certificates
+    # (ledger.vouchers).
     locked = (
         await ledger_service.lock_customer(session, context.account_id, customer.id, now)
         if customer is not None
         else None
     )
+    locked_standing = None
+    if context.tiers and customer is not None:
+        locked_standing = await tiers_service.lock_standing(
+            session,
+            context.account_id,
+            context.tiers,
+            program.tier_window_months,
+            customer.id,
+            now,
+        )
     voucher_minor = 0
     if customer is not None and program.apply_personal_vouchers:
         voucher = await vouchers_service.consume_for_sale(
@@ -494,16 +505,6 @@ async def confirm_sale(
         voucher_minor = voucher.discount_minor if voucher is not None else 0
         if voucher_minor and spend and program.voucher_stacking == Stacking.exclusive:
             raise VoucherNotInReceipt()
-    locked_standing = None
-    if context.tiers and customer is not None:
-        locked_standing = await tiers_service.lock_standing(
-            session,
-            context.account_id,
-            context.tiers,
-            program.tier_window_months,
-            customer.id,
-            now,
-        )
     depth = await receipt_depth(
         session,
         context,
