@@ -114,7 +114,7 @@ async def lock_window_months(session: AsyncSession, account_id: uuid.UUID) -> in
 async def replace_tiers(
     session: AsyncSession, account_id: uuid.UUID, tiers: list[Tier], window_months: int
 ) -> None:
-    await session.execute(sa.delete(program_tier).where(program_tier.c.account_id == account_id))
+    await delete_tiers(session, account_id)
     if tiers:
         await session.execute(
             sa.insert(program_tier),
@@ -138,6 +138,10 @@ async def replace_tiers(
             updated_at=sa.func.now(),
         )
     )
+
+
+async def delete_tiers(session: AsyncSession, account_id: uuid.UUID) -> None:
+    await session.execute(sa.delete(program_tier).where(program_tier.c.account_id == account_id))
 
 
 async def review_everyone(session: AsyncSession, account_id: uuid.UUID, now: datetime) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.audit import service as audit_service
 from loyalty.audit.schemas import AuditEvent
+from loyalty.category_rules import repository as category_rules_repository
 from loyalty.customers import service as customers_service
 from loyalty.program import repository as program_repository
 from loyalty.program.errors import AccountNotFound
@@ -152,6 +153,13 @@ async def set_tier_program(
         ),
     )
     return wanted
+
+
+async def forget_program(session: AsyncSession, account_id: uuid.UUID) -> None:
+    """An uninstalled account is purged: its tiers and category rules go with its settings.
+    Purchase totals and tier history stay, like the ledger (no personal data)."""
+    await repository.delete_tiers(session, account_id)
+    await category_rules_repository.replace_rules(session, account_id, [])
 
 
 # --- customers ---------------------------------------------------------------------------
