@@ -11,6 +11,7 @@ from click.testing import CliRunner, Result
 
 from loyalty.cli import cli
 from tests.conftest import Tenant
+from tests.support import payloads
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def test_tiers_set_show_and_audit(run_cli: Any, tenant: Tenant, tmp_path: Path) 
     )
     assert actors == [{"actor": "cli", "action": "program.tiers.update"}]
     evaluated = run_cli("program", "tiers", "reevaluate", account)
-    assert json.loads(evaluated.output) == {"evaluated": 0}
+    assert json.loads(evaluated.output) == {"evaluated": {account: 0}}
 
 
 def test_tiers_set_refuses_bad_files(run_cli: Any, tenant: Tenant, tmp_path: Path) -> None:
@@ -91,3 +92,24 @@ def test_category_rules_set_and_show(run_cli: Any, tenant: Tenant, tmp_path: Pat
     }
     assert json.loads(result.output) == expected
     assert json.loads(run_cli("program", "category-rules", "show", account).output) == expected
+
+
+def test_reevaluate_without_an_account_covers_every_account_due(
+    run_cli: Any, tenant: Tenant, tmp_path: Path
+) -> None:
+    account = str(tenant.account_id)
+    tier = {"name": "Первый", "thresholdMinor": 0, "earnPercent": 1, "maxSpendPercent": 1}
+    run_cli("program", "tiers", "set", account, "--file", write(tmp_path, {"items": [tier]}))
+    customer = tenant.register()
+    tenant.buy(customer, [payloads.position(quantity=1, price=100)])
+    renamed = {"items": [tier | {"name": "Второй"}]}
+    run_cli("program", "tiers", "set", account, "--file", write(tmp_path, renamed))
+    result = run_cli("program", "tiers", "reevaluate")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["evaluated"][account] == 1
+    history = tenant.db.fetch(
+        "SELECT from_tier, to_tier, reason FROM customer_tier_change WHERE account_id = :a"
+        " ORDER BY id",
+        a=tenant.account_id,
+    )
+    assert history[-1] == {"from_tier": "Первый", "to_tier": "Второй", "reason": "program"}

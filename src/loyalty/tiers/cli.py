@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,7 +17,7 @@ from loyalty.category_rules.router import RulesIn
 from loyalty.category_rules.schemas import CategoryRule, Effect, Target
 from loyalty.common.cli import emit, parse_uuid, run_in_transaction
 from loyalty.common.clock import Clock
-from loyalty.tiers import service
+from loyalty.tiers import repository, service
 from loyalty.tiers.router import TiersIn
 from loyalty.tiers.schemas import Tier
 
@@ -88,22 +89,34 @@ def set_tiers(account_id: str, path: Path) -> None:
 
 
 @tiers_group.command("reevaluate")
-@click.argument("account_id")
+@click.argument("account_id", required=False)
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=500, show_default=True)
-def reevaluate(account_id: str, batch_size: int) -> None:
-    """Re-derive the tiers of customers whose window slid or whose tiers changed."""
-    account_uuid = parse_uuid(account_id)
-    total = 0
-    while True:
+def reevaluate(account_id: str | None, batch_size: int) -> None:
+    """Re-derive the tiers of customers whose window slid or whose tiers changed: of one
+    account, or of every account with such customers. Each batch is its own transaction."""
+    now = Clock().now()
+    if account_id is not None:
+        accounts = [parse_uuid(account_id)]
+    else:
 
-        async def work(session: AsyncSession) -> int:
-            return await service.reevaluate_tiers(session, account_uuid, Clock().now(), batch_size)
+        async def due(session: AsyncSession) -> list[uuid.UUID]:
+            return await repository.accounts_due(session, now)
 
-        done = run_in_transaction(work)
-        total += done
-        if done == 0:
-            break
-    emit({"evaluated": total})
+        accounts = run_in_transaction(due)
+    evaluated: dict[str, int] = {}
+    for account_uuid in accounts:
+        total = 0
+        while True:
+
+            async def work(session: AsyncSession, account_uuid: uuid.UUID = account_uuid) -> int:
+                return await service.reevaluate_tiers(session, account_uuid, now, batch_size)
+
+            done = run_in_transaction(work)
+            total += done
+            if done == 0:
+                break
+        evaluated[str(account_uuid)] = total
+    emit({"evaluated": evaluated})
 
 
 @click.group("category-rules")

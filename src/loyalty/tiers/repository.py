@@ -382,3 +382,14 @@ async def rebuild_purchase_months(
     )
     await session.execute(_REBUILD_MONTHS, {"account_id": account_id})
     await session.execute(_REVIEW_COUNTED, {"account_id": account_id, "since": since, "now": now})
+
+
+async def accounts_due(session: AsyncSession, now: datetime) -> list[uuid.UUID]:
+    """Accounts with a stored tier due for re-evaluation (for a scheduled run over all)."""
+    rows = await session.execute(
+        sa.select(customer_tier.c.account_id)
+        .where(customer_tier.c.review_at <= now)
+        .group_by(customer_tier.c.account_id)
+        .order_by(customer_tier.c.account_id)
+    )
+    return [row.account_id for row in rows]
