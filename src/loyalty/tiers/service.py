@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +33,9 @@ MAX_NAME_LENGTH = 100
 MAX_THRESHOLD_MINOR = 10**15
 MAX_WINDOW_MONTHS = 120
 PERCENT_STEP = Decimal("0.01")
+
+# Why a tier changed (models.program_depth.TIER_CHANGE_REASONS, CHECKed in the table).
+ChangeReason = Literal["sale", "return", "window", "program"]
 
 
 @dataclass(frozen=True)
@@ -175,10 +178,6 @@ class LockedStanding:
     since: date
 
 
-def standing_of(tiers: tuple[Tier, ...], window_total_minor: int) -> Standing:
-    return rules.standing(tiers, window_total_minor)
-
-
 async def lock_standing(
     session: AsyncSession,
     account_id: uuid.UUID,
@@ -201,7 +200,7 @@ async def change_tier(
     *,
     from_tier: str | None,
     to_tier: str | None,
-    reason: str,
+    reason: ChangeReason,
     window_total_minor: int,
     now: datetime,
 ) -> None:
@@ -234,7 +233,7 @@ async def record_document(
     month: date,
     purchased_minor: int = 0,
     returned_minor: int = 0,
-    reason: str,
+    reason: ChangeReason,
     now: datetime,
 ) -> Standing:
     """Count a sale (or a return) in its month and re-derive the customer's tier."""
