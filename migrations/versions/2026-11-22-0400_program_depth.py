@@ -175,24 +175,20 @@ def upgrade() -> None:
         ["account_id", "customer_id", "id"],
         unique=False,
     )
-    # History is append-only, like the ledger and the audit log.
-    op.execute(
-        """
-        CREATE FUNCTION customer_tier_change_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            RAISE EXCEPTION 'customer_tier_change is append-only' USING ERRCODE = '55000';
-        END $$
-        """
-    )
+    # History is append-only, like the ledger and the audit log (same guard, from 0001).
     op.execute(
         "CREATE TRIGGER customer_tier_change_append_only BEFORE UPDATE OR DELETE"
-        " ON customer_tier_change FOR EACH ROW EXECUTE FUNCTION customer_tier_change_append_only()"
+        " ON customer_tier_change FOR EACH ROW EXECUTE FUNCTION ledger_forbid_mutation()"
+    )
+    op.execute(
+        "CREATE TRIGGER customer_tier_change_no_truncate BEFORE TRUNCATE"
+        " ON customer_tier_change FOR EACH STATEMENT EXECUTE FUNCTION ledger_forbid_mutation()"
     )
 
 
 def downgrade() -> None:
+    op.execute("DROP TRIGGER customer_tier_change_no_truncate ON customer_tier_change")
     op.execute("DROP TRIGGER customer_tier_change_append_only ON customer_tier_change")
-    op.execute("DROP FUNCTION customer_tier_change_append_only()")
     op.drop_index(
         "ix_customer_tier_change_account_id_customer_id_id", table_name="customer_tier_change"
     )
