@@ -46,8 +46,10 @@ def tier_from_row(row: Any) -> Tier:
 
 
 def tiers_from_json(items: list[dict[str, Any]] | str | None) -> tuple[Tier, ...]:
-    """The authentication query's JSON array back to tiers (percents travel as text: exact)."""
-    parsed: list[dict[str, Any]] = json.loads(items) if isinstance(items, str) else items or []
+    """The authentication query's JSON array back to tiers, sorted by threshold."""
+    if not items:
+        return ()
+    parsed: list[dict[str, Any]] = json.loads(items) if isinstance(items, str) else items
     return tuple(
         sorted(
             (
@@ -65,23 +67,22 @@ def tiers_from_json(items: list[dict[str, Any]] | str | None) -> tuple[Tier, ...
 
 
 def tiers_json_column(account_id_column: Any) -> Any:
-    """The account's tiers as a JSON array sorted by threshold, for the authentication query."""
+    """The account's tiers as a JSON array, for the authentication query; NULL (nothing to
+    decode on the hot path) when the account has none."""
     return (
         sa.select(
-            sa.func.coalesce(
-                sa.func.jsonb_agg(
-                    sa.func.jsonb_build_object(
-                        "name",
-                        program_tier.c.name,
-                        "threshold_minor",
-                        program_tier.c.threshold_minor,
-                        "earn_percent",
-                        sa.cast(program_tier.c.earn_percent, sa.Text),
-                        "max_spend_percent",
-                        sa.cast(program_tier.c.max_spend_percent, sa.Text),
-                    )
+            sa.func.jsonb_agg(
+                sa.func.jsonb_build_object(
+                    "name",
+                    program_tier.c.name,
+                    "threshold_minor",
+                    program_tier.c.threshold_minor,
+                    # As text: the percents reach Python as exact Decimals, never via a float.
+                    "earn_percent",
+                    sa.cast(program_tier.c.earn_percent, sa.Text),
+                    "max_spend_percent",
+                    sa.cast(program_tier.c.max_spend_percent, sa.Text),
                 ),
-                sa.text("'[]'::jsonb"),
                 type_=JSONB,
             )
         )
