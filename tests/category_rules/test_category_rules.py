@@ -3,6 +3,7 @@ through recalc, commit and return; the operator API with validation and audit.""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -303,3 +304,33 @@ class TestOperatorApi:
             assert 400 <= response.status_code < 500, (body, response.text)
             assert response.headers["content-type"].startswith("application/problem+json")
         assert operator.ok(operator.get("/program/category-rules")) == {"items": []}
+
+
+class TestWithVouchers:
+    def test_a_personal_voucher_and_points_skip_excluded_lines_and_commit(
+        self, ruled: Tenant, operator: Operator
+    ) -> None:
+        customer = ruled.register()
+        ruled.buy(customer, [payloads.position(BOOK, 1, 4000)])  # 200 points
+        operator.personal(customer)  # 10 % off the receipt
+        positions = [payloads.position(p, 1, 100) for p in (YOGURT, CIGARETTES, BOOK)]
+        answer = ruled.recalc(payloads.recalc(customer, positions, spending=True))
+        bonus = answer["bonusProgram"]
+        # Voucher: 10 % of 300 ₽ = 30 ₽; points: half of what is left of the 200 ₽ they may
+        # pay for, (200 − 30) / 2 = 85.
+        assert bonus["bonusValueToSpend"] == 85
+        lines = by_product(answer)
+        assert lines[CIGARETTES][0]["discountedPrice"] == 100
+        paid = sum(
+            Decimal(str(item["discountedPrice"])) * Decimal(str(item["quantity"]))
+            for item in answer["positions"]
+        )
+        assert paid == Decimal(300 - 30 - 85)
+        sale_id = payloads.new_id()
+        committed = ruled.post(
+            "/retaildemand", payloads.sale_from_recalc(sale_id, customer, answer)
+        )
+        assert committed.status_code == 201, committed.text
+        spent = {product: share[0] for product, share in sale_lines(ruled, sale_id).items()}
+        assert spent[CIGARETTES] == 0 and sum(spent.values()) == 85
+        assert ruled.balance(customer) == 200 - 85 + bonus["bonusValueToEarn"]
