@@ -8,6 +8,7 @@ from fastapi import APIRouter, FastAPI
 
 from loyalty.audit.router import router as audit_router
 from loyalty.backoffice.router import router as backoffice_router
+from loyalty.category_rules.router import router as category_rules_router
 from loyalty.common.error_handlers import ErrorShape, problem_details_shape
 from loyalty.common.schemas import error_responses
 from loyalty.compat.router import COMPAT_ERROR_SHAPES, COMPAT_PREFIX
@@ -21,6 +22,7 @@ from loyalty.reports.router import router as reports_router
 from loyalty.returns.router import router as returns_router
 from loyalty.sales.router import router as sales_router
 from loyalty.settings_page.router import router as settings_page_router
+from loyalty.tiers.router import router as tiers_router
 from loyalty.vendor.router import router as vendor_router
 from loyalty.vouchers.router import router as vouchers_router
 from loyalty.webhooks.router import router as webhooks_router
@@ -49,6 +51,8 @@ ROUTES: list[tuple[APIRouter, str, dict[int | str, dict[str, Any]]]] = [
     (backoffice_router, OPERATOR_PREFIX, {}),
     (reports_router, OPERATOR_PREFIX, {}),
     (webhooks_router, OPERATOR_PREFIX, {}),
+    (tiers_router, OPERATOR_PREFIX, {}),
+    (category_rules_router, OPERATOR_PREFIX, {}),
     # Compatibility APIs of other voucher services.
     *((router, COMPAT_PREFIX, {}) for router in COMPAT_ROUTERS),
 ]

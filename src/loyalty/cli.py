@@ -14,6 +14,7 @@ from loyalty.ledger.cli import ledger_group
 from loyalty.operators.cli import operator_key_group
 from loyalty.program.cli import program_group
 from loyalty.reports.cli import report_group
+from loyalty.tiers.cli import category_rules_group, tiers_group
 from loyalty.vendor.cli import descriptor, moysklad_group
 from loyalty.vouchers.cli import vouchers_group
 from loyalty.webhooks.cli import webhooks_group
@@ -74,6 +75,8 @@ cli.add_command(report_group)
 cli.add_command(jobs_group)
 cli.add_command(worker_command)
 cli.add_command(webhooks_group)
+program_group.add_command(tiers_group)
+program_group.add_command(category_rules_group)
 
 
 def main() -> None:

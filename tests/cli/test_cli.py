@@ -124,6 +124,7 @@ class TestProgram:
             "birthday_bonus_points": 300,
             "birthday_window_days": 7,
             "expiry_warning_days": 14,
+            "tier_window_months": 12,
             "version": 0,
         }
         cleared = output(

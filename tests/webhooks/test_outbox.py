@@ -192,3 +192,33 @@ def test_the_till_pays_no_round_trip_for_webhooks(
     assert len(webhook_sql) >= 2
     assert all("FOR UPDATE" in sql for sql in webhook_sql), webhook_sql
     assert outbox(tenant.db, tenant.account_id) == []
+
+
+def test_tier_moves_emit_tier_changed_with_the_sale_and_the_return(
+    operator: Operator, receiver: FakeReceiver, tenant: Tenant
+) -> None:
+    operator.ok(
+        operator.post("/webhooks", {"url": receiver.url, "eventTypes": ["tier.changed"]}), 201
+    )
+    tiers = {
+        "windowMonths": 12,
+        "items": [
+            {"name": "Бронза", "thresholdMinor": 0, "earnPercent": 3, "maxSpendPercent": 20},
+            {"name": "Серебро", "thresholdMinor": 100_000, "earnPercent": 5, "maxSpendPercent": 30},
+        ],
+    }
+    operator.ok(operator.client.put("/program/tiers", json=tiers))
+    ms_id = tenant.register()
+    sale_id, _ = tenant.buy(ms_id, [payloads.position(quantity=2, price=600)])
+    returned = tenant.post(
+        "/retailsalesreturn",
+        payloads.sales_return(payloads.new_id(), sale_id, [payloads.position(price=600)]),
+    )
+    assert returned.status_code == 201, returned.text
+
+    moves = [
+        (row["payload"]["fromTier"], row["payload"]["toTier"], row["payload"]["reason"])
+        for row in outbox(tenant.db, tenant.account_id)
+    ]
+    assert moves[-2:] == [("Бронза", "Серебро", "sale"), ("Серебро", "Бронза", "return")]
+    assert {row["event_type"] for row in outbox(tenant.db, tenant.account_id)} == {"tier.changed"}

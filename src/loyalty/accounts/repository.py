@@ -8,7 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loyalty.models import account, api_token, program_settings
+from loyalty.models import account, api_token, category_rule, program_settings
+from loyalty.tiers.repository import tiers_json_column
 
 
 async def insert_account(
@@ -85,7 +86,15 @@ async def authenticate(session: AsyncSession, token_hash: bytes) -> Any | None:
     """One indexed round trip: the token, its active account and the program settings."""
     return (
         await session.execute(
-            sa.select(api_token.c.id.label("token_id"), api_token.c.token_hash, program_settings)
+            sa.select(
+                api_token.c.id.label("token_id"),
+                api_token.c.token_hash,
+                program_settings,
+                tiers_json_column(account.c.id).label("tiers"),
+                sa.exists()
+                .where(category_rule.c.account_id == account.c.id)
+                .label("has_category_rules"),
+            )
             .select_from(
                 api_token.join(account, account.c.id == api_token.c.account_id).join(
                     program_settings, program_settings.c.account_id == account.c.id

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 from loyalty.program.schemas import ProgramSettings
+from loyalty.tiers.schemas import Tier
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,9 @@ class AccountContext:
     account_id: uuid.UUID
     token_id: int
     program: ProgramSettings
+    # Loaded with the program settings, so a program without them costs no round trip.
+    tiers: tuple[Tier, ...] = ()
+    has_category_rules: bool = False
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from loyalty.accounts.tokens import generate_token, hash_token, token_matches
 from loyalty.common.errors import InvalidRequest, Unauthorized
 from loyalty.program import repository as program_repository
 from loyalty.program.errors import AccountNotFound
+from loyalty.tiers.repository import tiers_from_json
 
 
 async def create_account(
@@ -103,4 +104,6 @@ async def authenticate(session: AsyncSession, presented_token: str | None) -> Ac
         account_id=row.account_id,
         token_id=row.token_id,
         program=program_repository.settings_from_row(row),
+        tiers=tiers_from_json(row.tiers),
+        has_category_rules=bool(row.has_category_rules),
     )

@@ -21,6 +21,13 @@ from loyalty.models.moysklad import (
     moysklad_vendor_request,
 )
 from loyalty.models.operator import audit_log, operator_api_key
+from loyalty.models.program_depth import (
+    category_rule,
+    customer_purchase_month,
+    customer_tier,
+    customer_tier_change,
+    program_tier,
+)
 from loyalty.models.report import report_daily_store, report_rollup
 from loyalty.models.sale import sale, sale_line, sales_return, sales_return_line
 from loyalty.models.verification import verification_code
@@ -41,9 +48,13 @@ __all__ = [
     "account",
     "api_token",
     "audit_log",
+    "category_rule",
     "client_throttle",
     "customer",
     "customer_balance",
+    "customer_purchase_month",
+    "customer_tier",
+    "customer_tier_change",
     "expiry_warning",
     "ledger_entry",
     "ledger_transaction",
@@ -59,6 +70,7 @@ __all__ = [
     "points_lot",
     "points_lot_movement",
     "program_settings",
+    "program_tier",
     "report_daily_store",
     "report_rollup",
     "sale",

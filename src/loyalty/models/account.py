@@ -78,6 +78,11 @@ program_settings = sa.Table(
     sa.CheckConstraint(
         "expiry_warning_days >= 0 AND expiry_warning_days <= 365", name="expiry_warning_days"
     ),
+    # Tiers (migration 0004): purchases count over this many calendar months, this one included.
+    sa.Column("tier_window_months", sa.SmallInteger, nullable=False, server_default="12"),
+    sa.CheckConstraint(
+        "tier_window_months >= 1 AND tier_window_months <= 120", name="tier_window_months"
+    ),
     sa.CheckConstraint("earn_percent >= 0 AND earn_percent <= 100", name="earn_percent"),
     sa.CheckConstraint(
         "max_spend_percent >= 0 AND max_spend_percent <= 100", name="max_spend_percent"

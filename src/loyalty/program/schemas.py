@@ -30,6 +30,8 @@ class ProgramSettings:
     birthday_bonus_points: int = 0
     birthday_window_days: int = 0
     expiry_warning_days: int = 0
+    # Tiers: purchases count over this many calendar months, the current one included.
+    tier_window_months: int = 12
     version: int = 1
 
     def as_json(self) -> dict[str, Any]:

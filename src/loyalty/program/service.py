@@ -82,6 +82,11 @@ def validate_changes(changes: dict[str, Any]) -> dict[str, Any]:
             "Совмещение купона и баллов: stack (вместе) или exclusive (только купон)",
             parameter="voucher_stacking",
         )
+    if not 1 <= candidate.tier_window_months <= 120:
+        raise InvalidProgramSetting(
+            "Окно подсчёта покупок для уровней — от 1 до 120 месяцев",
+            parameter="tier_window_months",
+        )
     unknown_placeholders = validate_receipt_template(candidate.receipt_text)
     if unknown_placeholders:
         raise InvalidProgramSetting(

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.accounts.schemas import AccountContext
+from loyalty.category_rules import rules as category_rules
 from loyalty.common.idempotency import fallback_document_key, request_hash
 from loyalty.common.money import (
     allocate_proportionally,
@@ -33,6 +34,9 @@ from loyalty.returns.errors import ReturnAlreadyRecordedWithDifferentContent
 from loyalty.returns.schemas import SalesReturnCreate
 from loyalty.sales import repository as sales_repository
 from loyalty.sales.errors import DiscountedPriceAbovePrice, TooManyPositions
+from loyalty.sales.service import receipt_depth
+from loyalty.tiers import rules as tier_rules
+from loyalty.tiers import service as tiers_service
 from loyalty.vouchers import service as vouchers_service
 from loyalty.vouchers.service import Actor
 
@@ -278,6 +282,34 @@ async def record_return(
         customer = await customers_service.find_customer(session, context, agent_reference)
         if customer is not None:
             customer_id = customer.id
+    # The customer's tier and what they bought count under their lock (as in a sale).
+    locked = None
+    locked_standing = None
+    if customer_id is not None and context.tiers:
+        locked = await ledger_service.lock_customer(session, context.account_id, customer_id, now)
+        locked_standing = await tiers_service.lock_standing(
+            session,
+            context.account_id,
+            context.tiers,
+            context.program.tier_window_months,
+            customer_id,
+            now,
+        )
+    if sale is None and customer_id is not None:
+        if context.tiers or context.has_category_rules:
+            # No sale to reverse: take back what these lines would earn today.
+            depth = await receipt_depth(
+                session,
+                context,
+                [line.assortment_id for line in lines],
+                locked_standing.before if locked_standing is not None else None,
+            )
+            returned_per_line = [line.returned_minor for line in lines]
+            reclaim = category_rules.points_to_earn(returned_per_line, depth.terms, 0, True)
+            shares = category_rules.earned_per_line(reclaim, returned_per_line, depth.terms)
+            for line, share in zip(lines, shares, strict=True):
+                line.reclaimed_earned_points = share
+        else:
             returned_minor = sum(line.returned_minor for line in lines)
             reclaim = percent_of_minor_floor_points(returned_minor, context.program.earn_percent)
             if reclaim and returned_minor:
@@ -293,7 +325,10 @@ async def record_return(
         "returned_minor": sum(line.returned_minor for line in lines),
     }
     if customer_id is not None and (refund or reclaim):
-        locked = await ledger_service.lock_customer(session, context.account_id, customer_id, now)
+        if locked is None:
+            locked = await ledger_service.lock_customer(
+                session, context.account_id, customer_id, now
+            )
         reversal = await ledger_service.post_reversal(
             session,
             locked,
@@ -323,6 +358,19 @@ async def record_return(
             lines=lines,
             return_id=return_id,
             body=body,
+            now=now,
+        )
+    if locked_standing is not None:
+        await tiers_service.record_document(
+            session,
+            context.account_id,
+            context.tiers,
+            context.program.tier_window_months,
+            locked_standing,
+            # A return counts against the month of its sale, so the window drops both together.
+            month=tier_rules.month_of(sale.created_at if sale is not None else now),
+            returned_minor=finish["returned_minor"],
+            reason="return",
             now=now,
         )
     await repository.finish(session, context.account_id, return_id, finish)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loyalty.customers.repository import reference_query
 from loyalty.ledger.schemas import Balance
 from loyalty.models import customer, customer_balance, sale, sale_line, voucher
+from loyalty.tiers.repository import window_total_column
 from loyalty.vouchers.schemas import VoucherStatus, VoucherType
 
 
@@ -24,10 +26,15 @@ class QuoteReads:
     status: str
     balance: Balance | None  # as stored: due maturities not applied
     holds_vouchers: bool
+    window_total_minor: int = 0  # net purchases in the tier window (read only with tiers)
 
 
 async def quote_reads(
-    session: AsyncSession, account_id: uuid.UUID, reference: str
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    reference: str,
+    *,
+    tier_window_since: date | None = None,
 ) -> QuoteReads | None:
     """A recalc's one round trip: the customer behind the till's reference, their stored
     balance, and whether they hold an issued discount voucher (most customers hold none, and
@@ -42,19 +49,24 @@ async def quote_reads(
         )
         .label("holds_vouchers")
     )
+    columns: list[Any] = [
+        customer.c.id,
+        customer.c.moysklad_id,
+        customer.c.name,
+        customer.c.status,
+        customer_balance.c.available_points,
+        customer_balance.c.pending_points,
+        customer_balance.c.debt_points,
+        customer_balance.c.next_maturity_at,
+        holds_vouchers,
+    ]
+    if tier_window_since is not None:
+        columns.append(
+            window_total_column(account_id, customer.c.id, tier_window_since).label("window_total")
+        )
     query = (
         reference_query(account_id, reference)
-        .with_only_columns(
-            customer.c.id,
-            customer.c.moysklad_id,
-            customer.c.name,
-            customer.c.status,
-            customer_balance.c.available_points,
-            customer_balance.c.pending_points,
-            customer_balance.c.debt_points,
-            customer_balance.c.next_maturity_at,
-            holds_vouchers,
-        )
+        .with_only_columns(*columns)
         .outerjoin(
             customer_balance,
             sa.and_(
@@ -74,7 +86,13 @@ async def quote_reads(
         )
     )
     return QuoteReads(
-        row.id, row.moysklad_id, row.name, row.status, balance, bool(row.holds_vouchers)
+        row.id,
+        row.moysklad_id,
+        row.name,
+        row.status,
+        balance,
+        bool(row.holds_vouchers),
+        int(row.window_total) if tier_window_since is not None else 0,
     )
 
 

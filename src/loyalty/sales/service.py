@@ -9,9 +9,11 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.accounts.schemas import AccountContext
+from loyalty.category_rules import repository as category_rules_repository
+from loyalty.category_rules import rules as category_rules
+from loyalty.category_rules.schemas import LineTerms
 from loyalty.common.idempotency import fallback_document_key, request_hash
 from loyalty.common.money import (
-    allocate_proportionally,
     line_sum_minor,
     minor_to_roubles,
     roubles_to_minor,
@@ -46,6 +48,9 @@ from loyalty.sales.schemas import (
     SaleCreate,
     SpendCodeRequest,
 )
+from loyalty.tiers import rules as tier_rules
+from loyalty.tiers import service as tiers_service
+from loyalty.tiers.schemas import Standing
 from loyalty.verification import service as verification_service
 from loyalty.verification.senders import CodeSender
 from loyalty.verification.service import IssuedCode
@@ -94,6 +99,7 @@ def _receipt_info(
     balance_after: int,
     now: datetime,
     voucher: VoucherChoice | None = None,
+    standing: Standing | None = None,
 ) -> str:
     terms = earning_terms(program, now)
     activation_date = terms.activates_at.strftime("%d.%m.%Y")
@@ -118,7 +124,80 @@ def _receipt_info(
         lines.append(f"Ожидают начисления: {points_phrase(balance.pending_points)}")
     if balance.debt_points:
         lines.append(f"Задолженность по баллам: {points_phrase(balance.debt_points)}")
+    if standing is not None:
+        lines.append(tier_rules.receipt_line(standing))
     return "\n".join(line for line in lines if line.strip())
+
+
+@dataclass(frozen=True)
+class ReceiptDepth:
+    """The percents a receipt is priced with: the tier's (else the program's), line by line
+    overridden by category rules."""
+
+    standing: Standing | None
+    max_spend_percent: Decimal
+    terms: list[LineTerms]
+
+    @property
+    def uniform_spend(self) -> bool:
+        return all(line.spend_allowed for line in self.terms)
+
+
+async def receipt_depth(
+    session: AsyncSession,
+    context: AccountContext,
+    assortment_ids: list[str | None],
+    standing: Standing | None,
+    *,
+    with_rules: bool = True,
+) -> ReceiptDepth:
+    """`with_rules=False` when no points can move (no customer): skips the rules' round trip."""
+    program = context.program
+    tier = standing.tier if standing is not None else None
+    earn_percent = tier.earn_percent if tier is not None else program.earn_percent
+    max_spend_percent = tier.max_spend_percent if tier is not None else program.max_spend_percent
+    effects = {}
+    if context.has_category_rules and with_rules:
+        effects = await category_rules_repository.effects_for(
+            session, context.account_id, [item for item in assortment_ids if item is not None]
+        )
+    terms = [
+        category_rules.line_terms(effects.get(item) if item is not None else None, earn_percent)
+        for item in assortment_ids
+    ]
+    return ReceiptDepth(standing, max_spend_percent, terms)
+
+
+def _spread_discount(
+    lines: list[pricing.PricingLine], discount_minor: int, depth: ReceiptDepth
+) -> list[pricing.PricedLine]:
+    """Points pay only for lines they may pay for: with exclusions, the discount is spread over
+    the other lines whenever it fits there."""
+    if depth.uniform_spend:
+        return pricing.apply_discount(lines, discount_minor)
+    eligible = [index for index, line in enumerate(depth.terms) if line.spend_allowed]
+    subset = [lines[index] for index in eligible]
+    if not subset or discount_minor > pricing.receipt_total_minor(subset):
+        return pricing.apply_discount(lines, discount_minor)
+    priced_subset = pricing.apply_discount(subset, discount_minor)
+    by_source: dict[int, list[pricing.PricedLine]] = {}
+    for line in priced_subset:
+        source = eligible[line.source_index]
+        by_source.setdefault(source, []).append(
+            pricing.PricedLine(
+                source,
+                line.quantity,
+                line.price_minor,
+                line.discounted_price_minor,
+                line.serial_start,
+                line.serial_end,
+            )
+        )
+    unchanged = pricing.unchanged(lines)
+    result: list[pricing.PricedLine] = []
+    for index in range(len(lines)):
+        result.extend(by_source.get(index, [unchanged[index]]))
+    return result
 
 
 async def quote_sale(
@@ -137,10 +216,19 @@ async def quote_sale(
     customer = None
     balance = Balance(0, 0, 0)
     holds_vouchers = False
+    window_total_minor = 0
     reference = body.agent.reference if body.agent is not None else None
     if reference is not None and reference.strip():
-        found = await repository.quote_reads(session, context.account_id, reference.strip())
+        found = await repository.quote_reads(
+            session,
+            context.account_id,
+            reference.strip(),
+            tier_window_since=tier_rules.window_start(now, program.tier_window_months)
+            if context.tiers
+            else None,
+        )
         if found is not None:
+            window_total_minor = found.window_total_minor
             customer = customers_service.CustomerRef(
                 found.customer_id, found.moysklad_id, found.name, found.status
             )
@@ -153,6 +241,18 @@ async def quote_sale(
                 )
     if customer is None and reference is not None and not program.auto_enroll:
         raise CustomerNotFound(parameter="agent.meta.id")
+    standing = (
+        tier_rules.standing(context.tiers, window_total_minor)
+        if context.tiers and body.agent is not None
+        else None
+    )
+    depth = await receipt_depth(
+        session,
+        context,
+        [position.assortment.assortment_id for position in body.positions],
+        standing,
+        with_rules=body.agent is not None,
+    )
     voucher = None
     if customer is not None and holds_vouchers and program.apply_personal_vouchers:
         voucher = await vouchers_service.choose_for_receipt(
@@ -166,18 +266,26 @@ async def quote_sale(
     spend = 0
     points_allowed = not (voucher_minor and program.voucher_stacking == Stacking.exclusive)
     if body.spending and (customer is not None or body.agent is not None) and points_allowed:
+        spend_base_minor = (
+            total_minor
+            if depth.uniform_spend
+            else category_rules.spend_base_minor([line.total_minor for line in lines], depth.terms)
+        )
         spend = pricing.points_to_spend(
-            total_minor - voucher_minor,
+            max(0, spend_base_minor - voucher_minor),
             balance.available_points,
-            program.max_spend_percent,
+            depth.max_spend_percent,
             body.preferred_points,
         )
     discount_minor = voucher_minor + pricing.spend_discount_minor(spend)
-    priced = pricing.apply_discount(lines, discount_minor)
+    priced = _spread_discount(lines, discount_minor, depth)
     earn = 0
     if body.agent is not None and (customer is None or customer.active):
-        earn = pricing.points_to_earn(
-            total_minor - discount_minor, program.earn_percent, spend, program.earn_on_spend
+        paid_per_position = [0] * len(lines)
+        for line in priced:
+            paid_per_position[line.source_index] += line.paid_minor
+        earn = category_rules.points_to_earn(
+            paid_per_position, depth.terms, spend, program.earn_on_spend
         )
     immediate = earning_terms(program, now).activates_at <= now
     credited_now = max(0, earn - balance.debt_points) if immediate else 0
@@ -206,6 +314,7 @@ async def quote_sale(
                 balance_after=balance_after,
                 now=now,
                 voucher=voucher,
+                standing=standing,
             ),
         ),
         needVerification=need_verification,
@@ -368,12 +477,23 @@ async def confirm_sale(
         retail_store_id=body.retailStore.store_id if body.retailStore else None,
         document=body.document_id or body.name,
     )
-    # Lock order: the customer's balance, then vouchers and certificates (ledger.vouchers).
+    # Lock order: the customer's balance, their tier, then vouchers and certificates
+    # (ledger.vouchers).
     locked = (
         await ledger_service.lock_customer(session, context.account_id, customer.id, now)
         if customer is not None
         else None
     )
+    locked_standing = None
+    if context.tiers and customer is not None:
+        locked_standing = await tiers_service.lock_standing(
+            session,
+            context.account_id,
+            context.tiers,
+            program.tier_window_months,
+            customer.id,
+            now,
+        )
     voucher_minor = 0
     if customer is not None and program.apply_personal_vouchers:
         voucher = await vouchers_service.consume_for_sale(
@@ -390,8 +510,20 @@ async def confirm_sale(
         voucher_minor = voucher.discount_minor if voucher is not None else 0
         if voucher_minor and spend and program.voucher_stacking == Stacking.exclusive:
             raise VoucherNotInReceipt()
+    depth = await receipt_depth(
+        session,
+        context,
+        [line.assortment_id for line in lines],
+        locked_standing.before if locked_standing is not None else None,
+        with_rules=customer is not None,
+    )
     if spend:
-        limit = pricing.spend_cap_points(total_minor - voucher_minor, program.max_spend_percent)
+        spend_base_minor = category_rules.spend_base_minor(
+            [line.total_minor for line in lines], depth.terms
+        )
+        limit = pricing.spend_cap_points(
+            max(0, spend_base_minor - voucher_minor), depth.max_spend_percent
+        )
         if spend > limit:
             raise SpendAboveProgramLimit(limit)
     if body.giftCards:
@@ -410,7 +542,9 @@ async def confirm_sale(
     finish: dict[str, object] = {}
     if customer is not None and locked is not None:
         earn = (
-            pricing.points_to_earn(paid_minor, program.earn_percent, spend, program.earn_on_spend)
+            category_rules.points_to_earn(
+                [line.paid_minor for line in lines], depth.terms, spend, program.earn_on_spend
+            )
             if customer.active
             else 0
         )
@@ -424,18 +558,33 @@ async def confirm_sale(
             sale_id=sale_id,
             now=now,
         )
-        if spend:
-            spent_per_line = allocate_proportionally(
-                spend, [line.total_minor - line.paid_minor for line in lines]
-            )
-        if earn and paid_minor:
-            earned_per_line = allocate_proportionally(earn, [line.paid_minor for line in lines])
+        spent_per_line = category_rules.spent_per_line(
+            spend,
+            [line.total_minor - line.paid_minor for line in lines],
+            [line.total_minor for line in lines],
+            depth.terms,
+        )
+        earned_per_line = category_rules.earned_per_line(
+            earn, [line.paid_minor for line in lines], depth.terms
+        )
         finish = {
             "customer_id": customer.id,
             "spent_points": spend,
             "earned_points": earn,
             "ledger_transaction_id": posting.transaction_id,
         }
+    if locked_standing is not None:
+        await tiers_service.record_document(
+            session,
+            context.account_id,
+            context.tiers,
+            program.tier_window_months,
+            locked_standing,
+            month=tier_rules.month_of(now),
+            purchased_minor=paid_minor,
+            reason="sale",
+            now=now,
+        )
     if finish:
         await repository.finish(session, context.account_id, sale_id, finish)
     await repository.insert_lines(

@@ -30,6 +30,7 @@ from loyalty.moysklad.errors import SolutionNotConfigured
 from loyalty.program import service as program_service
 from loyalty.program.schemas import PROGRAM_FIELDS, ProgramSettings
 from loyalty.tasks import repository as tasks_repository
+from loyalty.tiers import service as tiers_service
 from loyalty.vendor import repository
 from loyalty.vendor.errors import UnknownApplication, VendorRequestConflict, VendorTokenReplayed
 from loyalty.vendor.jwt import verify_vendor_token
@@ -318,6 +319,7 @@ async def purge_expired(session: AsyncSession, now: datetime) -> list[uuid.UUID]
         await catalogue_repository.delete_for_account(session, account_id)
         await program_service.update_settings(session, account_id, defaults)
         await webhooks_service.forget_account(session, account_id, now)
+        await tiers_service.forget_program(session, account_id)
         await repository.update_installation(
             session,
             account_id,

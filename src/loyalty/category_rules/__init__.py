@@ -1,0 +1,1 @@
+"""Category rules: earn percent and exclusions per product folder or product."""

@@ -1,0 +1,1 @@
+"""Tiers (levels): earn and spend percents by purchases over a rolling window of months."""
