@@ -10,7 +10,7 @@ from loyalty.audit.router import router as audit_router
 from loyalty.backoffice.router import router as backoffice_router
 from loyalty.category_rules.router import router as category_rules_router
 from loyalty.common.error_handlers import ErrorShape, problem_details_shape
-from loyalty.common.schemas import error_responses
+from loyalty.common.schemas import PROBLEM_RESPONSES, error_responses
 from loyalty.compat.router import COMPAT_ERROR_SHAPES, COMPAT_PREFIX
 from loyalty.compat.router import ROUTERS as COMPAT_ROUTERS
 from loyalty.customers.router import router as customers_router
@@ -28,6 +28,21 @@ from loyalty.vouchers.router import router as vouchers_router
 from loyalty.webhooks.router import router as webhooks_router
 
 LOYALTY_PREFIX = "/loyalty"
+# Compatibility APIs answer failures in their own documents' shapes; the statuses are ours.
+COMPAT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": description}
+    for status, description in {
+        401: "Неверный или отсутствующий ключ оператора",
+        403: "У ключа недостаточно прав",
+        404: "Ваучер или документ не найден",
+        409: "Конфликт с текущим состоянием ваучера",
+        412: "Некорректный запрос или ваучер нельзя использовать",
+        413: "Слишком большой запрос",
+        415: "Тело запроса не JSON",
+        429: "Слишком частые запросы",
+        503: "Система временно недоступна; повторите",
+    }.items()
+}
 OPERATOR_PREFIX = "/api/v1"
 
 # (router, path prefix, documented error responses). Every router is included directly on the
@@ -45,16 +60,16 @@ ROUTES: list[tuple[APIRouter, str, dict[int | str, dict[str, Any]]]] = [
     (vendor_router, "", {}),
     (settings_page_router, "", {}),
     # Operator REST API: per-account operator keys, RFC 9457 problem details.
-    (vouchers_router, OPERATOR_PREFIX, {}),
-    (audit_router, OPERATOR_PREFIX, {}),
-    (operator_keys_router, OPERATOR_PREFIX, {}),
-    (backoffice_router, OPERATOR_PREFIX, {}),
-    (reports_router, OPERATOR_PREFIX, {}),
-    (webhooks_router, OPERATOR_PREFIX, {}),
-    (tiers_router, OPERATOR_PREFIX, {}),
-    (category_rules_router, OPERATOR_PREFIX, {}),
+    (vouchers_router, OPERATOR_PREFIX, PROBLEM_RESPONSES),
+    (audit_router, OPERATOR_PREFIX, PROBLEM_RESPONSES),
+    (operator_keys_router, OPERATOR_PREFIX, PROBLEM_RESPONSES),
+    (backoffice_router, OPERATOR_PREFIX, PROBLEM_RESPONSES),
+    (reports_router, OPERATOR_PREFIX, PROBLEM_RESPONSES),
+    (webhooks_router, OPERATOR_PREFIX, PROBLEM_RESPONSES),
+    (tiers_router, OPERATOR_PREFIX, PROBLEM_RESPONSES),
+    (category_rules_router, OPERATOR_PREFIX, PROBLEM_RESPONSES),
     # Compatibility APIs of other voucher services.
-    *((router, COMPAT_PREFIX, {}) for router in COMPAT_ROUTERS),
+    *((router, COMPAT_PREFIX, COMPAT_RESPONSES) for router in COMPAT_ROUTERS),
 ]
 
 

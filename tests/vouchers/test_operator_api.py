@@ -182,6 +182,12 @@ class TestBatchesAndVouchers:
         assert serials[0] == vouchers[-2]["serialNumber"]
         bad = operator.get("/vouchers", params={"sort": "pin"})
         assert bad.status_code == 412 and problem(bad)["parameter"] == "sort"
+        # A number is not a moment, though it would parse as a Unix timestamp.
+        for moment in ("0.5", "1700000000"):
+            bad = operator.get("/vouchers", params={"expiresBefore": moment})
+            assert bad.status_code == 412 and problem(bad)["parameter"] == "expiresBefore"
+        later = operator.get("/vouchers", params={"expiresBefore": "2999-01-01T00:00:00Z"})
+        assert operator.ok(later)["total"] >= 0
 
     def test_get_by_code_accepts_how_a_cashier_types_it(self, operator: Operator) -> None:
         voucher = operator.certificate()

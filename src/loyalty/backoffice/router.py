@@ -14,7 +14,6 @@ from fastapi import APIRouter, Header, Query
 from loyalty.backoffice import service
 from loyalty.backoffice.errors import IdempotencyKeyRequired
 from loyalty.backoffice.schemas import (
-    PROBLEM_RESPONSES,
     AdjustmentOut,
     AdjustmentRequest,
     BalanceOut,
@@ -39,7 +38,7 @@ from loyalty.customers.errors import ReasonRequired, ZeroAdjustment
 from loyalty.db.session import SessionDep
 from loyalty.operators.dependencies import AdminOperator, ReadOnlyOperator, WriteOperator
 
-router = APIRouter(tags=["back office (operator API)"], responses=PROBLEM_RESPONSES)
+router = APIRouter(tags=["back office (operator API)"])
 
 IdempotencyKey = Annotated[
     str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)

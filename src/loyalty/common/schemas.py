@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 
 def decimal_as_json_number(value: Decimal) -> int | float:
@@ -96,3 +98,62 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         status: {"model": ErrorEnvelope, "description": _ERROR_DESCRIPTIONS[status]}
         for status in chosen
     }
+
+
+class ProblemField(BaseModel):
+    parameter: str | None
+    detail: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every operator API failure is answered."""
+
+    type: str
+    title: str
+    status: int
+    detail: str = Field(description="What went wrong and what to do, in Russian.")
+    instance: str
+    code: int
+    parameter: str | None = None
+    errors: list[ProblemField] | None = None
+
+
+_PROBLEMS = {
+    401: "Неверный или отсутствующий ключ оператора",
+    403: "У ключа недостаточно прав",
+    404: "Объект не найден",
+    409: "Конфликт с текущим состоянием: недостаточно баллов, значение занято, объект закрыт"
+    " или ключ идемпотентности использован с другим запросом",
+    412: "Некорректный запрос",
+    413: "Слишком большой запрос",
+    415: "Тело запроса не JSON",
+    428: "Нужен заголовок Idempotency-Key",
+    429: "Слишком частые запросы",
+    503: "Система временно недоступна; повторите",
+}
+
+# `responses=` of every operator API route: each failure is a documented problem.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {
+        "model": Problem,
+        "description": description,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+    for status, description in _PROBLEMS.items()
+}
+
+
+_ISO_DATE_PREFIX = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_8601_only(value: object) -> object:
+    # Pydantic would read "0.5" as a Unix timestamp; an operator means a date and time.
+    if isinstance(value, str) and not _ISO_DATE_PREFIX.match(value):
+        raise ValueError("ожидается дата и время в формате ISO 8601, например 2026-12-31T23:59:59Z")
+    return value
+
+
+# A query parameter holding a moment: ISO 8601 text only.
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_8601_only)]

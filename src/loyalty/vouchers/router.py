@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query
 
 from loyalty.common.dependencies import NowDep, SettingsDep
 from loyalty.common.errors import InvalidRequest
+from loyalty.common.schemas import IsoDateTime
 from loyalty.db.session import SessionDep
 from loyalty.operators.dependencies import ReadOnlyOperator, WriteOperator
 from loyalty.operators.schemas import OperatorContext
@@ -207,7 +208,7 @@ async def list_vouchers(
     voucher_type: Annotated[Literal["GIFT", "DISCOUNT", "CASH"] | None, Query(alias="type")] = None,
     customer_id: Annotated[uuid.UUID | None, Query(alias="customerId")] = None,
     code_prefix: Annotated[str | None, Query(alias="codePrefix", max_length=64)] = None,
-    expires_before: Annotated[datetime | None, Query(alias="expiresBefore")] = None,
+    expires_before: Annotated[IsoDateTime | None, Query(alias="expiresBefore")] = None,
 ) -> VoucherPage:
     items, total = await service.list_vouchers(
         session,
