@@ -189,6 +189,14 @@ class TestBatchesAndVouchers:
         later = operator.get("/vouchers", params={"expiresBefore": "2999-01-01T00:00:00Z"})
         assert operator.ok(later)["total"] >= 0
 
+    def test_bodies_take_json_booleans_and_iso_moments_only(self, operator: Operator) -> None:
+        batch = operator.batch()
+        for field, value in (("issue", 1), ("issue", "yes"), ("validFrom", 0.5)):
+            body = {"code": "PRINTED-0001", field: value}
+            refused = operator.post(f"/voucher-batches/{batch['id']}/vouchers", body)
+            assert refused.status_code == 412, (field, value, refused.text)
+            assert problem(refused)["parameter"] == field
+
     def test_get_by_code_accepts_how_a_cashier_types_it(self, operator: Operator) -> None:
         voucher = operator.certificate()
         typed = voucher["code"].lower()[:4] + "-" + voucher["code"].lower()[4:]

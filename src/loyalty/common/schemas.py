@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, Strict
 
 
 def decimal_as_json_number(value: Decimal) -> int | float:
@@ -149,11 +149,13 @@ _ISO_DATE_PREFIX = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _iso_8601_only(value: object) -> object:
-    # Pydantic would read "0.5" as a Unix timestamp; an operator means a date and time.
-    if isinstance(value, str) and not _ISO_DATE_PREFIX.match(value):
-        raise ValueError("ожидается дата и время в формате ISO 8601, например 2026-12-31T23:59:59Z")
-    return value
+    # Pydantic would read 0.5 or "0.5" as a Unix timestamp; a client means a date and time.
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATE_PREFIX.match(value)):
+        return value
+    raise ValueError("ожидается дата и время в формате ISO 8601, например 2026-12-31T23:59:59Z")
 
 
-# A query parameter holding a moment: ISO 8601 text only.
+# A moment in a request (query or body): ISO 8601 text only.
 IsoDateTime = Annotated[datetime, BeforeValidator(_iso_8601_only)]
+# A yes/no in a request body: JSON true or false only, not 1 or "yes".
+StrictFlag = Annotated[bool, Strict()]

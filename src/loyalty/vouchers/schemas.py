@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from loyalty.common.schemas import WireDecimal
+from loyalty.common.schemas import IsoDateTime, StrictFlag, WireDecimal
 
 
 class VoucherType(enum.StrEnum):
@@ -164,7 +164,7 @@ MinorUnits = Annotated[int, Field(ge=0, le=10**13)]
 
 class ExpiryIn(OperatorModel):
     type: Literal["NONE", "FIXED", "DYNAMIC"] = "NONE"
-    expiresAt: datetime | None = None
+    expiresAt: IsoDateTime | None = None
     days: int | None = Field(default=None, ge=1, le=36500)
 
 
@@ -181,7 +181,7 @@ class BatchCreate(OperatorModel):
     currency: str = Field(default="RUB", min_length=3, max_length=3)
     faceValueMinor: int | None = Field(default=None, ge=1, le=10**13)
     discountPercent: Percent | None = None
-    hasBalance: bool | None = None
+    hasBalance: StrictFlag | None = None
     minSpendMinor: MinorUnits = 0
     maxUsePercent: Percent | None = None
     usesPerVoucher: int | None = Field(default=None, ge=1, le=1_000_000_000)
@@ -260,18 +260,18 @@ class BatchList(OutModel):
 
 class GenerateRequest(OperatorModel):
     count: int = Field(ge=1, le=1_000_000)
-    issue: bool = False
+    issue: StrictFlag = False
 
 
 class VoucherCreate(OperatorModel):
     """Register a code made elsewhere (printed cards, another system) in a batch."""
 
     code: str = Field(min_length=1, max_length=64)
-    issue: bool = True
+    issue: StrictFlag = True
     customer: str | None = Field(default=None, max_length=255)
     faceValueMinor: int | None = Field(default=None, ge=1, le=10**13)
-    expiresAt: datetime | None = None
-    validFrom: datetime | None = None
+    expiresAt: IsoDateTime | None = None
+    validFrom: IsoDateTime | None = None
     pin: str | None = Field(default=None, min_length=1, max_length=32)
     note: str | None = Field(default=None, max_length=2000)
 
@@ -362,7 +362,7 @@ class IssueRequest(OperatorModel):
         max_length=255,
         description="Our id, MoySklad id, syncId, card number or phone of the customer.",
     )
-    expiresAt: datetime | None = None
+    expiresAt: IsoDateTime | None = None
 
 
 class VoidRequest(OperatorModel):
@@ -375,8 +375,8 @@ class AdjustRequest(OperatorModel):
 
 
 class VoucherPatch(OperatorModel):
-    expiresAt: datetime | None = None
-    validFrom: datetime | None = None
+    expiresAt: IsoDateTime | None = None
+    validFrom: IsoDateTime | None = None
     note: str | None = Field(default=None, max_length=2000)
 
 

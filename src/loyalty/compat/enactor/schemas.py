@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from loyalty.common.schemas import StrictFlag
+
 
 class EnactorModel(BaseModel):
     """Enactor sends more than it documents; unknown fields are kept and echoed back."""
@@ -42,7 +44,7 @@ class EnquiryRequest(EnactorModel):
 class MatchingEnquiryRequest(EnactorModel):
     regionId: RegionId | None = None
     serialNumber: str = Field(min_length=1, max_length=64)
-    removeExpiredVoucherSerialNumbers: bool = False
+    removeExpiredVoucherSerialNumbers: StrictFlag = False
 
 
 class UpdateRequest(EnactorModel):
@@ -52,7 +54,7 @@ class UpdateRequest(EnactorModel):
     newStatus: str = Field(max_length=32)
     newIssueDate: int | None = Field(default=None, ge=0)
     currencyId: str = Field(min_length=3, max_length=3)
-    allowCreate: bool = False
+    allowCreate: StrictFlag = False
 
     @property
     def type_id(self) -> VoucherTypeId | None:
