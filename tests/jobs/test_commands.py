@@ -44,6 +44,8 @@ def test_run_once_posts_due_work_and_prints_a_summary(tenant: Tenant, database_u
         "birthday_bonuses_paid",
         "expiry_warnings",
         "webhook_events_purged",
+        "tiers_reevaluated",
+        "report_days_rolled_up",
         "failed_jobs",
         "webhooks",
     }

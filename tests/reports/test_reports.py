@@ -331,7 +331,7 @@ class TestCsv:
 
 
 class TestTiers:
-    def test_every_customer_is_without_a_tier_for_now(
+    def test_without_tiers_every_customer_is_without_a_tier(
         self, tenant: Tenant, operator: Operator
     ) -> None:
         for _ in range(3):
@@ -339,6 +339,38 @@ class TestTiers:
         assert operator.ok(operator.get("/reports/tiers")) == {
             "items": [{"tier": "Без уровня", "customers": 3}]
         }
+
+    def test_customers_are_counted_in_the_tier_they_hold(
+        self, tenant: Tenant, operator: Operator
+    ) -> None:
+        tiers = {
+            "windowMonths": 12,
+            "items": [
+                {"name": "Бронза", "thresholdMinor": 0, "earnPercent": 3, "maxSpendPercent": 20},
+                {
+                    "name": "Серебро",
+                    "thresholdMinor": 100_000,
+                    "earnPercent": 5,
+                    "maxSpendPercent": 30,
+                },
+                {
+                    "name": "Золото",
+                    "thresholdMinor": 500_000,
+                    "earnPercent": 10,
+                    "maxSpendPercent": 50,
+                },
+            ],
+        }
+        operator.ok(operator.client.put("/program/tiers", json=tiers))
+        _quiet, small, silver = (tenant.register() for _ in range(3))
+        tenant.buy(small, [payloads.position(quantity=1, price=100)])
+        tenant.buy(silver, [payloads.position(quantity=2, price=600)])
+        assert operator.ok(operator.get("/reports/tiers"))["items"] == [
+            {"tier": "Без уровня", "customers": 0},
+            {"tier": "Бронза", "customers": 2},  # `_quiet` has bought nothing yet
+            {"tier": "Серебро", "customers": 1},
+            {"tier": "Золото", "customers": 0},
+        ]
 
 
 class TestAccess:

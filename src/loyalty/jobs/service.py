@@ -1,6 +1,7 @@
 """Scheduled jobs: post due activations and expiries, pay birthday bonuses, warn about
-expiring points. Run by `loyalty worker` (every LOYALTY_WORKER_INTERVAL_SECONDS) and by
-`loyalty jobs run-once` (cron).
+expiring points, re-derive tiers as months leave their window, roll up the daily report. Run
+by `loyalty worker` (every LOYALTY_WORKER_INTERVAL_SECONDS) and by `loyalty jobs run-once`
+(cron).
 
 Every job works in batches of LOYALTY_JOBS_BATCH_SIZE rows, one transaction per batch, and
 locks its rows with SKIP LOCKED: several workers (or a worker and the tills) share the work
@@ -25,6 +26,9 @@ from loyalty.ledger import service as ledger_service
 from loyalty.ledger.schemas import TransactionKind
 from loyalty.program import repository as program_repository
 from loyalty.program.rules import immediate_terms
+from loyalty.reports import service as reports_service
+from loyalty.tiers import repository as tiers_repository
+from loyalty.tiers import service as tiers_service
 from loyalty.webhooks import repository as webhooks_repository
 from loyalty.webhooks import service as webhooks
 
@@ -173,12 +177,51 @@ async def purge_old_webhook_events(
     return purged
 
 
+async def reevaluate_due_tiers(
+    sessionmaker: async_sessionmaker[AsyncSession], now: datetime, job: JobSettings
+) -> int:
+    """Customers whose oldest counted month left the tier window, or whose account changed its
+    tiers, get their tier re-derived (a customer a till holds is skipped until the next run)."""
+    async with sessionmaker() as session, session.begin():
+        accounts = await tiers_repository.accounts_due(session, now)
+    evaluated = 0
+    for account_id in accounts:
+        for _ in range(MAX_BATCHES_PER_RUN):
+            async with sessionmaker() as session, session.begin():
+                done = await tiers_service.reevaluate_tiers(
+                    session, account_id, now, job.batch_size
+                )
+            evaluated += done
+            if done < job.batch_size or job.should_stop():
+                break
+        if job.should_stop():
+            break
+    return evaluated
+
+
+async def roll_up_daily_reports(
+    sessionmaker: async_sessionmaker[AsyncSession], now: datetime, job: JobSettings
+) -> int:
+    """Closed days of every account's daily report, rolled up once; returns the days added."""
+    async with sessionmaker() as session, session.begin():
+        accounts = await reports_service.account_ids(session)
+    added = 0
+    for account_id in accounts:
+        if job.should_stop():
+            break
+        async with sessionmaker() as session, session.begin():
+            added += (await reports_service.roll_up(session, account_id, now)).days_added
+    return added
+
+
 @dataclass
 class JobsSummary:
     maturities_posted_customers: int = 0
     birthday_bonuses_paid: int = 0
     expiry_warnings: int = 0
     webhook_events_purged: int = 0
+    tiers_reevaluated: int = 0
+    report_days_rolled_up: int = 0
     failed_jobs: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, object]:
@@ -187,6 +230,8 @@ class JobsSummary:
             "birthday_bonuses_paid": self.birthday_bonuses_paid,
             "expiry_warnings": self.expiry_warnings,
             "webhook_events_purged": self.webhook_events_purged,
+            "tiers_reevaluated": self.tiers_reevaluated,
+            "report_days_rolled_up": self.report_days_rolled_up,
             "failed_jobs": list(self.failed_jobs),
         }
 
@@ -197,6 +242,8 @@ JOBS: tuple[tuple[str, str, Job], ...] = (
     ("birthdays", "birthday_bonuses_paid", pay_birthday_bonuses),
     ("expiry_warnings", "expiry_warnings", warn_expiring_points),
     ("webhook_retention", "webhook_events_purged", purge_old_webhook_events),
+    ("tiers", "tiers_reevaluated", reevaluate_due_tiers),
+    ("report_rollup", "report_days_rolled_up", roll_up_daily_reports),
 )
 
 

@@ -138,6 +138,39 @@ async def live_lots(
     ]
 
 
+# Spend order as in rules.spend_order_key: soonest-expiring first, non-expiring last, then
+# oldest. The running total stops at the first lot that covers the spend.
+_LOTS_TO_SPEND = sa.text(
+    """
+    SELECT id, state, remaining_points, activates_at, expires_at
+      FROM (SELECT id, state, remaining_points, activates_at, expires_at,
+                   sum(remaining_points) OVER spend_order - remaining_points AS drawn_before
+              FROM points_lot
+             WHERE account_id = :account_id AND customer_id = :customer_id
+               AND state = 'active' AND remaining_points > 0
+               AND (expires_at IS NULL OR expires_at > :now)
+            WINDOW spend_order AS (
+                ORDER BY expires_at IS NULL, COALESCE(expires_at, activates_at), activates_at, id
+            )) AS ordered
+     WHERE drawn_before < :points
+     ORDER BY expires_at IS NULL, COALESCE(expires_at, activates_at), activates_at, id
+    """
+)
+
+
+async def lots_to_spend(
+    session: AsyncSession, account_id: uuid.UUID, customer_id: uuid.UUID, points: int, now: datetime
+) -> list[Lot]:
+    rows = await session.execute(
+        _LOTS_TO_SPEND,
+        {"account_id": account_id, "customer_id": customer_id, "points": points, "now": now},
+    )
+    return [
+        Lot(row.id, row.state, row.remaining_points, row.activates_at, row.expires_at)
+        for row in rows
+    ]
+
+
 async def claim_transaction(session: AsyncSession, header: TransactionHeader) -> int | None:
     """INSERT … ON CONFLICT DO NOTHING: a concurrent duplicate waits on the unique key, then
     sees the winner's row and gets None."""

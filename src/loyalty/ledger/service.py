@@ -69,6 +69,15 @@ class LockedCustomer:
             self._lots = await repository.live_lots(session, self.account_id, self.customer_id)
         return self._lots
 
+    async def lots_to_spend(self, session: AsyncSession, points: int, now: datetime) -> list[Lot]:
+        """The spendable lots a spend of `points` draws from, in spend order: only as many as
+        it needs, so a customer with thousands of lots costs a spend no more than one with few."""
+        if self._lots is not None:
+            return self._lots
+        return await repository.lots_to_spend(
+            session, self.account_id, self.customer_id, points, now
+        )
+
 
 async def open_customer(
     session: AsyncSession, account_id: uuid.UUID, customer_id: uuid.UUID
@@ -319,7 +328,9 @@ async def post_sale(
         raise LedgerKeyReused(idempotency_key)
     entries: list[Entry] = []
     if spend_points:
-        draws, unpaid = rules.draw_from_lots(await locked.lots(session), spend_points, now)
+        draws, unpaid = rules.draw_from_lots(
+            await locked.lots_to_spend(session, spend_points, now), spend_points, now
+        )
         if unpaid:
             raise InsufficientPoints(
                 available_points=spend_points - unpaid,
@@ -545,7 +556,9 @@ async def debit(
         raise InsufficientPoints(
             available_points=locked.balance.available_points, requested_points=points
         )
-    draws, unpaid = rules.draw_from_lots(await locked.lots(session), points, now)
+    draws, unpaid = rules.draw_from_lots(
+        await locked.lots_to_spend(session, points, now), points, now
+    )
     assert unpaid == 0, "lots disagree with the available balance"
     await repository.apply_draws(session, locked.account_id, transaction_id, draws)
     await _record(

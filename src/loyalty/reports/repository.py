@@ -167,13 +167,46 @@ def rolled_up_sql(*, by_store: bool) -> str:
     return ROLLED_UP_SQL.format(store="AND retail_store_key = :retail_store_id" if by_store else "")
 
 
-# Tiers are not modelled yet: every customer is in one group. Replace this statement (and only
-# it) when they are; the report's shape stays.
+# Customers per tier, in threshold order, tiers nobody holds included. The tier is the one last
+# derived for the customer (on a document, or by `loyalty program tiers reevaluate`); a customer
+# with no document yet has bought nothing, so holds the tier of threshold 0 if there is one.
+# Merged customers live on in the customer they were merged into. A tier name no longer in the
+# program (renamed or removed, not yet re-evaluated) is listed after the current tiers.
 NO_TIER = "Без уровня"
 TIERS_SQL = """
-SELECT CAST(:no_tier AS text) AS tier, count(*) AS customers
-  FROM customer
- WHERE account_id = :account_id
+WITH counted AS (
+    SELECT COALESCE(
+               t.tier_name,
+               CASE WHEN t.customer_id IS NULL THEN
+                   (SELECT p.name FROM program_tier p
+                     WHERE p.account_id = c.account_id AND p.threshold_minor = 0)
+               END
+           ) AS tier_name,
+           count(*) AS customers
+      FROM customer c
+      LEFT JOIN customer_tier t ON t.account_id = c.account_id AND t.customer_id = c.id
+     WHERE c.account_id = :account_id AND c.status <> 'merged'
+     GROUP BY 1
+)
+SELECT tier, customers FROM (
+    SELECT CAST(:no_tier AS text) AS tier,
+           COALESCE((SELECT customers FROM counted WHERE tier_name IS NULL), 0) AS customers,
+           -1 AS ordinal
+    UNION ALL
+    SELECT p.name, COALESCE(counted.customers, 0), p.threshold_minor
+      FROM program_tier p
+      LEFT JOIN counted ON counted.tier_name = p.name
+     WHERE p.account_id = :account_id
+    UNION ALL
+    SELECT counted.tier_name, counted.customers, 9223372036854775807
+      FROM counted
+     WHERE counted.tier_name IS NOT NULL
+       AND NOT EXISTS (
+           SELECT 1 FROM program_tier p
+            WHERE p.account_id = :account_id AND p.name = counted.tier_name
+       )
+) AS rows
+ORDER BY ordinal, tier
 """
 
 
