@@ -123,6 +123,17 @@ points_lot = sa.Table(
         ["ledger_transaction.account_id", "ledger_transaction.id"],
         ondelete="RESTRICT",
     ),
+    # Spend order (ledger.rules.spend_order_key): a spend reads only the lots it draws from.
+    sa.Index(
+        "ix_points_lot_account_id_customer_id_spend_order",
+        "account_id",
+        "customer_id",
+        sa.text("(expires_at IS NULL)"),
+        sa.text("(COALESCE(expires_at, activates_at))"),
+        "activates_at",
+        "id",
+        postgresql_where=sa.text("state = 'active'"),
+    ),
     sa.Index(
         "ix_points_lot_account_id_customer_id_live",
         "account_id",
