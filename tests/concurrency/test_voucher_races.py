@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import os
 from typing import Any
 
 import httpx
@@ -150,3 +151,25 @@ class TestBatchLimit:
         bodies = [enactor_redemption(voucher["code"], n) for n, voucher in enumerate(vouchers)]
         assert outcomes(enactor_tills(tenant, bodies)) == ["Fail"] * (TILLS - 5) + ["Success"] * 5
         assert operator.ok(operator.get(f"/voucher-batches/{batch['id']}"))["usedCount"] == 5
+
+
+class TestCertificateDoubleSpendBattery:
+    """50 tills each try to pay 60 % of one certificate at once, round after round: exactly one
+    wins, the others get a clean 412, never a server error."""
+
+    def test_exactly_one_wins_every_round(self, tenant: Tenant, operator: Operator) -> None:
+        rounds = 200 if os.environ.get("CHAOS_SCALE") == "full" else 5
+        for _ in range(rounds):
+            card = operator.certificate(10_000)
+            bodies = [
+                payloads.sale(
+                    payloads.new_id(),
+                    None,
+                    [payloads.position(PRODUCT, 1, 100)],
+                    giftCards=[{"id": card["id"], "name": card["code"], "paymentSum": 6_000}],
+                )
+                for _ in range(50)
+            ]
+            statuses = [response.status_code for response in tills(tenant, bodies)]
+            assert statuses.count(201) == 1 and statuses.count(412) == 49, statuses
+            assert operator.voucher(card["id"])["balanceMinor"] == 4_000
