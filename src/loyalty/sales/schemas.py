@@ -58,19 +58,32 @@ def check_points(value: Decimal | None) -> Decimal | None:
     return value
 
 
-# The published schema states the wire contract (numbers with these bounds and scales); the
-# validators above enforce it with messages a cashier can read.
+# The published schema states the wire contract (numbers with these bounds); the validators
+# above enforce it with messages a cashier can read. The scale is stated in words, not as
+# `multipleOf`: tills send binary floats, and 4.529999999999999 is a price of 4.53.
 Quantity = Annotated[
     Decimal,
     AfterValidator(check_quantity),
     WithJsonSchema(
-        {"type": "number", "exclusiveMinimum": 0, "maximum": 1000000, "multipleOf": 0.001}
+        {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 1000000,
+            "description": "At most 3 decimals; binary floating-point noise is rounded.",
+        }
     ),
 ]
 Money = Annotated[
     Decimal,
     AfterValidator(check_money),
-    WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1000000000, "multipleOf": 0.01}),
+    WithJsonSchema(
+        {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 1000000000,
+            "description": "At most 2 decimals; binary floating-point noise is rounded.",
+        }
+    ),
 ]
 Points = Annotated[
     Decimal | None,
