@@ -189,6 +189,16 @@ class TestBatchesAndVouchers:
         later = operator.get("/vouchers", params={"expiresBefore": "2999-01-01T00:00:00Z"})
         assert operator.ok(later)["total"] >= 0
 
+    def test_paging_beyond_any_page_is_refused_not_a_server_error(self, operator: Operator) -> None:
+        for path in ("/audit", "/vouchers"):
+            huge = operator.get(path, params={"offset": 180333090996994157295173632})
+            assert huge.status_code == 412, (path, huge.text)
+            assert problem(huge)["parameter"] == "offset"
+        far = operator.get(
+            "/customers/00000000-0000-0000-0000-000000000000/ledger", params={"before": 2**70}
+        )
+        assert far.status_code == 412 and problem(far)["parameter"] == "before"
+
     def test_bodies_take_json_booleans_and_iso_moments_only(self, operator: Operator) -> None:
         batch = operator.batch()
         for field, value in (("issue", 1), ("issue", "yes"), ("validFrom", 0.5)):

@@ -43,7 +43,7 @@ async def audit_log(
     entity_id: Annotated[str | None, Query(alias="entityId", max_length=255)] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
     count: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> AuditPage:
     records, total = await service.history(
         session,

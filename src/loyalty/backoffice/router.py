@@ -186,7 +186,9 @@ async def ledger(
     customer_id: uuid.UUID,
     session: SessionDep,
     operator: ReadOnlyOperator,
-    before: Annotated[int | None, Query(ge=1, description="nextCursor предыдущей страницы")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="nextCursor предыдущей страницы")
+    ] = None,
     count: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> LedgerPage:
     lines = await service.ledger_page(

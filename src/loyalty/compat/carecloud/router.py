@@ -31,7 +31,7 @@ async def purchase_vouchers(
     now: NowDep,
     settings: SettingsDep,
     count: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     sort_field: Annotated[str | None, Query(max_length=64)] = None,
     sort_direction: Annotated[str | None, Query(max_length=4)] = None,
     sort: Annotated[str | None, Query(max_length=64)] = None,
