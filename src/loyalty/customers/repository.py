@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
@@ -9,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loyalty.models import customer
+from loyalty.models import customer, voucher
+from loyalty.vouchers.schemas import VoucherStatus, VoucherType
 
 
 def _as_uuid(value: str) -> uuid.UUID | None:
@@ -19,22 +21,55 @@ def _as_uuid(value: str) -> uuid.UUID | None:
         return None
 
 
-def reference_query(account_id: uuid.UUID, reference: str) -> sa.Select[Any]:
-    """The customer a till reference names: the MoySklad id, our id or the till's syncId (in
-    that preference)."""
-    our_id = _as_uuid(reference)
-    matches = [customer.c.moysklad_id == reference, customer.c.sync_id == reference]
-    if our_id is not None:
-        matches.append(customer.c.id == our_id)
+def holds_vouchers_column() -> sa.Label[bool]:
+    """Whether the customer holds an issued discount voucher: most hold none, and then the
+    till's voucher query is skipped."""
     return (
-        sa.select(customer)
-        .where(customer.c.account_id == account_id, sa.or_(*matches))
-        .order_by(
-            (customer.c.moysklad_id == reference).desc(),
-            (customer.c.id == our_id).desc() if our_id is not None else sa.literal(0),
+        sa.exists()
+        .where(
+            voucher.c.account_id == customer.c.account_id,
+            voucher.c.customer_id == customer.c.id,
+            voucher.c.status == VoucherStatus.issued.value,
+            voucher.c.voucher_type != VoucherType.gift.value,
         )
+        .label("holds_vouchers")
+    )
+
+
+@functools.cache
+def reference_select(by_our_id: bool, lock: str | None = None) -> sa.Select[Any]:
+    """The customer a till reference names: the MoySklad id, our id or the till's syncId (in
+    that preference). Built once per shape and bound with `reference_params`: the till's
+    hottest look-up then costs no statement building or cache-key walk."""
+    reference = sa.bindparam("reference", type_=sa.Text)
+    matches = [customer.c.moysklad_id == reference, customer.c.sync_id == reference]
+    preference = [(customer.c.moysklad_id == reference).desc()]
+    if by_our_id:
+        our_id = sa.bindparam("our_id", type_=customer.c.id.type)
+        matches.append(customer.c.id == our_id)
+        preference.append((customer.c.id == our_id).desc())
+    query = (
+        sa.select(customer)
+        .where(customer.c.account_id == sa.bindparam("account_id"), sa.or_(*matches))
+        .order_by(*preference)
         .limit(1)
     )
+    if lock == "update":
+        query = query.with_for_update()
+    elif lock == "share":
+        # A sale's look-up: the voucher question rides along (the row lock covers only
+        # the customer).
+        query = query.add_columns(holds_vouchers_column()).with_for_update(read=True, of=customer)
+    return query
+
+
+def reference_params(account_id: uuid.UUID, reference: str) -> tuple[bool, dict[str, Any]]:
+    """Whether the reference can be our id, and the parameters of `reference_select`."""
+    our_id = _as_uuid(reference)
+    params: dict[str, Any] = {"account_id": account_id, "reference": reference}
+    if our_id is not None:
+        params["our_id"] = our_id
+    return our_id is not None, params
 
 
 async def find_by_reference(
@@ -45,12 +80,9 @@ async def find_by_reference(
     for_update: bool = False,
     for_share: bool = False,
 ) -> Any | None:
-    query = reference_query(account_id, reference)
-    if for_update:
-        query = query.with_for_update()
-    elif for_share:
-        query = query.with_for_update(read=True)
-    return (await session.execute(query)).one_or_none()
+    by_our_id, params = reference_params(account_id, reference)
+    lock = "update" if for_update else "share" if for_share else None
+    return (await session.execute(reference_select(by_our_id, lock), params)).one_or_none()
 
 
 async def find_by_identity(

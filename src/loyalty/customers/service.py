@@ -43,6 +43,8 @@ class CustomerRef:
     moysklad_id: str | None
     name: str | None
     status: str = ACTIVE  # anything else neither earns nor spends at the till
+    # Read along with a sale's look-up; None where the look-up did not ask.
+    holds_vouchers: bool | None = None
 
     @property
     def active(self) -> bool:
@@ -50,7 +52,14 @@ class CustomerRef:
 
 
 def _ref(row: Any) -> CustomerRef:
-    return CustomerRef(row.id, row.moysklad_id, row.name, row.status)
+    holds_vouchers = row._mapping.get("holds_vouchers")
+    return CustomerRef(
+        row.id,
+        row.moysklad_id,
+        row.name,
+        row.status,
+        None if holds_vouchers is None else bool(holds_vouchers),
+    )
 
 
 def _clean(value: str | None) -> str | None:

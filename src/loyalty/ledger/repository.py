@@ -57,17 +57,28 @@ async def insert_balance(
     )
 
 
+# The hot path's statements are built once (bound per call): building a statement and walking
+# it for its cache key cost more service CPU than the round trip itself.
+_CUSTOMER_BALANCE = sa.and_(
+    customer_balance.c.account_id == sa.bindparam("account_id"),
+    customer_balance.c.customer_id == sa.bindparam("customer_id"),
+)
+_GET_BALANCE = sa.select(*_BALANCE_COLUMNS).where(_CUSTOMER_BALANCE)
+_LOCK_BALANCE = (
+    sa.select(
+        *_BALANCE_COLUMNS,
+        has_endpoints_clause(customer_balance.c.account_id).label("has_webhooks"),
+    )
+    .where(_CUSTOMER_BALANCE)
+    .with_for_update(of=customer_balance)
+)
+
+
 async def get_balance(
     session: AsyncSession, account_id: uuid.UUID, customer_id: uuid.UUID
 ) -> Balance | None:
-    row = (
-        await session.execute(
-            sa.select(*_BALANCE_COLUMNS).where(
-                customer_balance.c.account_id == account_id,
-                customer_balance.c.customer_id == customer_id,
-            )
-        )
-    ).one_or_none()
+    params = {"account_id": account_id, "customer_id": customer_id}
+    row = (await session.execute(_GET_BALANCE, params)).one_or_none()
     return None if row is None else _balance(row)
 
 
@@ -76,16 +87,8 @@ async def lock_balance(
 ) -> tuple[Balance, bool] | None:
     """The customer's write lock: every ledger or lot change for a customer happens under it.
     The same round trip tells whether the account has webhook endpoints (events to write)."""
-    row = (
-        await session.execute(
-            sa.select(*_BALANCE_COLUMNS, has_endpoints_clause(account_id).label("has_webhooks"))
-            .where(
-                customer_balance.c.account_id == account_id,
-                customer_balance.c.customer_id == customer_id,
-            )
-            .with_for_update(of=customer_balance)
-        )
-    ).one_or_none()
+    params = {"account_id": account_id, "customer_id": customer_id}
+    row = (await session.execute(_LOCK_BALANCE, params)).one_or_none()
     return None if row is None else (_balance(row), bool(row.has_webhooks))
 
 
@@ -100,6 +103,17 @@ async def customer_moysklad_id(
     return found
 
 
+# An UPDATE's WHERE parameters may not be named after columns.
+_SET_NEXT_MATURITY = (
+    sa.update(customer_balance)
+    .where(
+        customer_balance.c.account_id == sa.bindparam("where_account_id"),
+        customer_balance.c.customer_id == sa.bindparam("where_customer_id"),
+    )
+    .values(next_maturity_at=sa.bindparam("moment"))
+)
+
+
 async def set_next_maturity(
     session: AsyncSession,
     account_id: uuid.UUID,
@@ -107,12 +121,12 @@ async def set_next_maturity(
     next_maturity_at: datetime | None,
 ) -> None:
     await session.execute(
-        sa.update(customer_balance)
-        .where(
-            customer_balance.c.account_id == account_id,
-            customer_balance.c.customer_id == customer_id,
-        )
-        .values(next_maturity_at=next_maturity_at)
+        _SET_NEXT_MATURITY,
+        {
+            "where_account_id": account_id,
+            "where_customer_id": customer_id,
+            "moment": next_maturity_at,
+        },
     )
 
 
@@ -173,25 +187,30 @@ async def lots_to_spend(
         limit *= 8
 
 
+_CLAIM_TRANSACTION = (
+    pg_insert(ledger_transaction)
+    .on_conflict_do_nothing(index_elements=["account_id", "idempotency_key"])
+    .returning(ledger_transaction.c.id)
+)
+
+
 async def claim_transaction(session: AsyncSession, header: TransactionHeader) -> int | None:
     """INSERT … ON CONFLICT DO NOTHING: a concurrent duplicate waits on the unique key, then
     sees the winner's row and gets None."""
     result = await session.execute(
-        pg_insert(ledger_transaction)
-        .values(
-            account_id=header.account_id,
-            kind=header.kind.value,
-            idempotency_key=header.idempotency_key,
-            customer_id=header.customer_id,
-            document_kind=header.document_kind,
-            document_id=header.document_id,
-            reverses_transaction_id=header.reverses_transaction_id,
-            reason=header.reason,
-            actor=header.actor,
-            effective_at=header.effective_at,
-        )
-        .on_conflict_do_nothing(index_elements=["account_id", "idempotency_key"])
-        .returning(ledger_transaction.c.id)
+        _CLAIM_TRANSACTION,
+        {
+            "account_id": header.account_id,
+            "kind": header.kind.value,
+            "idempotency_key": header.idempotency_key,
+            "customer_id": header.customer_id,
+            "document_kind": header.document_kind,
+            "document_id": header.document_id,
+            "reverses_transaction_id": header.reverses_transaction_id,
+            "reason": header.reason,
+            "actor": header.actor,
+            "effective_at": header.effective_at,
+        },
     )
     claimed: int | None = result.scalar_one_or_none()
     if claimed is not None:
@@ -241,24 +260,31 @@ async def insert_entries(
     )
 
 
+# One statement for any number of draws: the lot ids and amounts travel as two arrays.
+_APPLY_DRAWS = sa.text(
+    """
+    UPDATE points_lot
+       SET remaining_points = points_lot.remaining_points - draw.take,
+           state = CASE WHEN points_lot.remaining_points - draw.take = 0
+                        THEN 'closed' ELSE points_lot.state END
+      FROM unnest(CAST(:lot_ids AS bigint[]), CAST(:takes AS bigint[])) AS draw(lot_id, take)
+     WHERE points_lot.account_id = :account_id AND points_lot.id = draw.lot_id
+    """
+)
+
+
 async def apply_draws(
     session: AsyncSession, account_id: uuid.UUID, transaction_id: int, draws: list[LotDraw]
 ) -> None:
     if not draws:
         return
-    values = sa.values(
-        sa.column("lot_id", sa.BigInteger), sa.column("take", sa.BigInteger), name="draw"
-    ).data([(draw.lot_id, draw.points) for draw in draws])
     await session.execute(
-        sa.update(points_lot)
-        .where(points_lot.c.account_id == account_id, points_lot.c.id == values.c.lot_id)
-        .values(
-            remaining_points=points_lot.c.remaining_points - values.c.take,
-            state=sa.case(
-                (points_lot.c.remaining_points - values.c.take == 0, "closed"),
-                else_=points_lot.c.state,
-            ),
-        )
+        _APPLY_DRAWS,
+        {
+            "account_id": account_id,
+            "lot_ids": [draw.lot_id for draw in draws],
+            "takes": [draw.points for draw in draws],
+        },
     )
     await insert_movements(
         session, account_id, transaction_id, [(draw.lot_id, -draw.points) for draw in draws]
@@ -285,6 +311,9 @@ async def insert_movements(
     )
 
 
+_INSERT_LOT = sa.insert(points_lot).returning(points_lot.c.id)
+
+
 async def insert_lot(
     session: AsyncSession,
     *,
@@ -296,18 +325,17 @@ async def insert_lot(
     terms: LotTerms,
 ) -> int:
     result = await session.execute(
-        sa.insert(points_lot)
-        .values(
-            account_id=account_id,
-            customer_id=customer_id,
-            transaction_id=transaction_id,
-            amount_points=points,
-            remaining_points=points,
-            state=state,
-            activates_at=terms.activates_at,
-            expires_at=terms.expires_at,
-        )
-        .returning(points_lot.c.id)
+        _INSERT_LOT,
+        {
+            "account_id": account_id,
+            "customer_id": customer_id,
+            "transaction_id": transaction_id,
+            "amount_points": points,
+            "remaining_points": points,
+            "state": state,
+            "activates_at": terms.activates_at,
+            "expires_at": terms.expires_at,
+        },
     )
     return int(result.scalar_one())
 

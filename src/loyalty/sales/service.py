@@ -506,6 +506,7 @@ async def confirm_sale(
             actor=actor,
             now=now,
             settings=settings,
+            holds_vouchers=customer.holds_vouchers,
         )
         voucher_minor = voucher.discount_minor if voucher is not None else 0
         if voucher_minor and spend and program.voucher_stacking == Stacking.exclusive:

@@ -154,7 +154,7 @@ async def review_everyone(session: AsyncSession, account_id: uuid.UUID, now: dat
     )
 
 
-def window_total_column(account_id: Any, customer_id: Any, since: date) -> sa.ScalarSelect[Any]:
+def window_total_column(account_id: Any, customer_id: Any, since: Any) -> sa.ScalarSelect[Any]:
     """Net purchases of the customer since the month `since` (a scalar subquery)."""
     return (
         sa.select(

@@ -422,36 +422,42 @@ async def pin_hash_of(
     return stored
 
 
+_USAGE = voucher_customer_usage
+# Built once, bound per call: read by every sale of a customer who holds a voucher.
+_PERSONAL_CANDIDATES = (
+    _select_vouchers()
+    .outerjoin(
+        _USAGE,
+        sa.and_(
+            _USAGE.c.account_id == voucher.c.account_id,
+            _USAGE.c.batch_id == voucher.c.batch_id,
+            _USAGE.c.customer_id == voucher.c.customer_id,
+        ),
+    )
+    .where(
+        voucher.c.account_id == sa.bindparam("account_id"),
+        voucher.c.customer_id == sa.bindparam("customer_id"),
+        voucher.c.status == VoucherStatus.issued.value,
+        voucher.c.voucher_type != VoucherType.gift.value,
+        sa.or_(
+            voucher_batch.c.usage_limit.is_(None),
+            voucher_batch.c.used_count < voucher_batch.c.usage_limit,
+        ),
+        sa.or_(
+            voucher_batch.c.per_customer_limit.is_(None),
+            sa.func.coalesce(_USAGE.c.used_count, 0) < voucher_batch.c.per_customer_limit,
+        ),
+    )
+)
+
+
 async def personal_candidates(
     session: AsyncSession, account_id: uuid.UUID, customer_id: uuid.UUID
 ) -> list[VoucherView]:
     """The customer's issued discount vouchers whose batch still has uses for them
     (the voucher's own usability is decided by the rules)."""
-    usage = voucher_customer_usage
     rows = await session.execute(
-        _select_vouchers()
-        .outerjoin(
-            usage,
-            sa.and_(
-                usage.c.account_id == voucher.c.account_id,
-                usage.c.batch_id == voucher.c.batch_id,
-                usage.c.customer_id == voucher.c.customer_id,
-            ),
-        )
-        .where(
-            voucher.c.account_id == account_id,
-            voucher.c.customer_id == customer_id,
-            voucher.c.status == VoucherStatus.issued.value,
-            voucher.c.voucher_type != VoucherType.gift.value,
-            sa.or_(
-                voucher_batch.c.usage_limit.is_(None),
-                voucher_batch.c.used_count < voucher_batch.c.usage_limit,
-            ),
-            sa.or_(
-                voucher_batch.c.per_customer_limit.is_(None),
-                sa.func.coalesce(usage.c.used_count, 0) < voucher_batch.c.per_customer_limit,
-            ),
-        )
+        _PERSONAL_CANDIDATES, {"account_id": account_id, "customer_id": customer_id}
     )
     return [voucher_view(row) for row in rows]
 

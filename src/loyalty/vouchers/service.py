@@ -1167,19 +1167,25 @@ async def consume_for_sale(
     actor: Actor,
     now: datetime,
     settings: Settings,
+    holds_vouchers: bool | None = None,
 ) -> VoucherChoice | None:
     """Re-derive the voucher the recalc applied and use it once (the caller holds the
     customer's lock, so the same customer's sales are serialised).
 
     A receipt priced with a voucher that another till has used since gets a 412 asking for a
-    recalc, just as an overspent points balance does.
+    recalc, just as an overspent points balance does. `holds_vouchers=False` (read with the
+    customer) skips the candidates' query.
     """
-    best = await choose_for_receipt(
-        session,
-        account_id=account_id,
-        customer_id=customer_id,
-        receipt_total_minor=receipt_total_minor,
-        now=now,
+    best = (
+        None
+        if holds_vouchers is False
+        else await choose_for_receipt(
+            session,
+            account_id=account_id,
+            customer_id=customer_id,
+            receipt_total_minor=receipt_total_minor,
+            now=now,
+        )
     )
     lost = False
     if implied_voucher_minor > 0 and (best is None or best.discount_minor < implied_voucher_minor):
