@@ -352,15 +352,29 @@ async def activate_lot(session: AsyncSession, account_id: uuid.UUID, lot_id: int
     )
 
 
+_LOT_COLUMNS = (
+    points_lot.c.id,
+    points_lot.c.state,
+    points_lot.c.remaining_points,
+    points_lot.c.activates_at,
+    points_lot.c.expires_at,
+)
+
+
+def _lot(row: Any) -> Lot:
+    return Lot(row.id, row.state, row.remaining_points, row.activates_at, row.expires_at)
+
+
 async def lots_created_by(
     session: AsyncSession, account_id: uuid.UUID, transaction_id: int
-) -> list[int]:
+) -> list[Lot]:
+    """The lots a transaction created, in creation order (closed ones included)."""
     rows = await session.execute(
-        sa.select(points_lot.c.id)
+        sa.select(*_LOT_COLUMNS)
         .where(points_lot.c.account_id == account_id, points_lot.c.transaction_id == transaction_id)
         .order_by(points_lot.c.id)
     )
-    return [row.id for row in rows]
+    return [_lot(row) for row in rows]
 
 
 async def expired_from_lots_of(

@@ -385,8 +385,7 @@ async def post_reversal(
     the sale's own lot, then forgiveness for what of it already expired, then other points,
     then debt that later credits repay.
     """
-    lots = await locked.lots(session)
-    preferred: list[int] = []
+    preferred: list[Lot] = []
     forgivable = 0
     if reclaim_earned_points and sale_transaction_id is not None:
         preferred = await repository.lots_created_by(
@@ -404,7 +403,9 @@ async def post_reversal(
         else fallback_refund_terms
     )
     refund_is_expired = refund_terms.expires_at is not None and refund_terms.expires_at <= now
-    reclaim = rules.reclaim_from_lots(lots, reclaim_earned_points, preferred, forgivable, now)
+    reclaim = await _plan_reclaim(
+        session, locked, reclaim_earned_points, preferred, forgivable, now
+    )
     collected = reclaim_earned_points - reclaim.forgiven_points
     if refund_spent_points == 0 and collected == 0:
         return ReversalResult(
@@ -437,8 +438,8 @@ async def post_reversal(
         )
         entries += refund_entries
         # Recompute: the refund may have repaid debt or added a lot the reclaim can draw from.
-        reclaim = rules.reclaim_from_lots(
-            await locked.lots(session), reclaim_earned_points, preferred, forgivable, now
+        reclaim = await _plan_reclaim(
+            session, locked, reclaim_earned_points, preferred, forgivable, now
         )
     if collected:
         taken: dict[Bucket, int] = defaultdict(int)
@@ -465,6 +466,33 @@ async def post_reversal(
         reclaim.forgiven_points,
         reclaim.debt_points,
         balance,
+    )
+
+
+async def _plan_reclaim(
+    session: AsyncSession,
+    locked: LockedCustomer,
+    points: int,
+    preferred: list[Lot],
+    forgivable_points: int,
+    now: datetime,
+) -> rules.Reclaim:
+    """`rules.reclaim_from_lots` over only the lots it can draw from: the sale's own, then, for
+    what they do not cover, the first spendable lots in spend order (a customer's thousands of
+    other lots are never read)."""
+    preferred_ids = [lot.id for lot in preferred]
+    reclaim = rules.reclaim_from_lots(preferred, points, preferred_ids, forgivable_points, now)
+    if not reclaim.debt_points:
+        return reclaim
+    # The spend-order prefix may include the sale's own lots: ask for enough to cover them too.
+    wanted = reclaim.debt_points + sum(lot.remaining_points for lot in preferred)
+    others = [
+        lot
+        for lot in await locked.lots_to_spend(session, wanted, now)
+        if lot.id not in set(preferred_ids)
+    ]
+    return rules.reclaim_from_lots(
+        preferred + others, points, preferred_ids, forgivable_points, now
     )
 
 
