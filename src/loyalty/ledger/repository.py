@@ -187,6 +187,68 @@ async def lots_to_spend(
         limit *= 8
 
 
+# Due maturities and the next one, each through an index (the pending lots', or the head of
+# the spend order for active lots): a customer's thousands of settled lots are never read.
+_DUE_LOTS = sa.text(
+    """
+    SELECT id, state, remaining_points, activates_at, expires_at
+      FROM points_lot
+     WHERE account_id = :account_id AND customer_id = :customer_id AND state = 'pending'
+       AND (activates_at <= :now OR expires_at <= :now)
+    UNION ALL
+    SELECT id, state, remaining_points, activates_at, expires_at
+      FROM points_lot
+     WHERE account_id = :account_id AND customer_id = :customer_id AND state = 'active'
+       AND (expires_at IS NULL) = false AND COALESCE(expires_at, activates_at) <= :now
+    """
+)
+_NEXT_MATURITY = sa.text(
+    """
+    SELECT LEAST(
+        (SELECT min(activates_at) FROM points_lot
+          WHERE account_id = :account_id AND customer_id = :customer_id AND state = 'pending'
+            AND remaining_points > 0 AND activates_at > :now),
+        (SELECT min(expires_at) FROM points_lot
+          WHERE account_id = :account_id AND customer_id = :customer_id AND state = 'pending'
+            AND remaining_points > 0 AND expires_at > :now),
+        (SELECT expires_at FROM points_lot
+          WHERE account_id = :account_id AND customer_id = :customer_id AND state = 'active'
+            AND remaining_points > 0
+            AND (expires_at IS NULL) = false AND COALESCE(expires_at, activates_at) > :now
+          ORDER BY (expires_at IS NULL), COALESCE(expires_at, activates_at)
+          LIMIT 1)
+    )
+    """
+)
+
+
+async def due_lots(
+    session: AsyncSession, account_id: uuid.UUID, customer_id: uuid.UUID, now: datetime
+) -> list[Lot]:
+    """Live lots with a maturity at or before `now`: pending ones due to activate or expire,
+    active ones due to expire."""
+    rows = await session.execute(
+        _DUE_LOTS, {"account_id": account_id, "customer_id": customer_id, "now": now}
+    )
+    return [
+        Lot(row.id, row.state, row.remaining_points, row.activates_at, row.expires_at)
+        for row in rows
+    ]
+
+
+async def next_maturity(
+    session: AsyncSession, account_id: uuid.UUID, customer_id: uuid.UUID, now: datetime
+) -> datetime | None:
+    """The earliest activation or expiry after `now` among the customer's live lots (as
+    `rules.next_maturity`)."""
+    found: datetime | None = (
+        await session.execute(
+            _NEXT_MATURITY, {"account_id": account_id, "customer_id": customer_id, "now": now}
+        )
+    ).scalar_one()
+    return found
+
+
 _CLAIM_TRANSACTION = (
     pg_insert(ledger_transaction)
     .on_conflict_do_nothing(index_elements=["account_id", "idempotency_key"])

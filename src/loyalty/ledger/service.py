@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -105,8 +105,12 @@ async def balance_as_of(
     """A stored balance read without the lock, made exact as of `now` (due maturities)."""
     if stored.next_maturity_at is None or stored.next_maturity_at > now:
         return stored
-    lots = await repository.live_lots(session, account_id, customer_id)
-    return rules.effective_balance(stored, lots, now)
+    due = await repository.due_lots(session, account_id, customer_id, now)
+    effective = rules.effective_balance(stored, due, now)
+    return replace(
+        effective,
+        next_maturity_at=await repository.next_maturity(session, account_id, customer_id, now),
+    )
 
 
 async def lock_customer(
@@ -125,10 +129,9 @@ async def lock_customer(
 
 async def _post_maturities(session: AsyncSession, locked: LockedCustomer, now: datetime) -> None:
     """Post the activations and expiries that fell due (one transaction per lot, keyed by lot,
-    so two processes can never post the same maturity twice)."""
-    lots = await locked.lots(session)
+    so two processes can never post the same maturity twice). Reads only the due lots."""
+    lots = await repository.due_lots(session, locked.account_id, locked.customer_id, now)
     available, pending = locked.balance.available_points, locked.balance.pending_points
-    survivors: list[Lot] = []
     for lot in sorted(lots, key=lambda item: item.id):
         expired = lot.expires_at is not None and lot.expires_at <= now
         if expired:
@@ -193,16 +196,13 @@ async def _post_maturities(session: AsyncSession, locked: LockedCustomer, now: d
                 await repository.activate_lot(session, locked.account_id, lot.id)
                 pending -= lot.remaining_points
                 available += lot.remaining_points
-            survivors.append(
-                Lot(lot.id, "active", lot.remaining_points, lot.activates_at, lot.expires_at)
-            )
-            continue
-        survivors.append(lot)
-    next_maturity_at = rules.next_maturity(survivors)
+    next_maturity_at = await repository.next_maturity(
+        session, locked.account_id, locked.customer_id, now
+    )
     await repository.set_next_maturity(
         session, locked.account_id, locked.customer_id, next_maturity_at
     )
-    locked._lots = survivors
+    locked._lots = None  # read again from the database, which now holds the posted state
     locked.balance = Balance(available, pending, locked.balance.debt_points, next_maturity_at)
 
 

@@ -134,6 +134,14 @@ points_lot = sa.Table(
         "id",
         postgresql_where=sa.text("state = 'active'"),
     ),
+    # A customer's pending lots (few: those inside the activation delay), for due maturities.
+    sa.Index(
+        "ix_points_lot_account_id_customer_id_pending",
+        "account_id",
+        "customer_id",
+        "activates_at",
+        postgresql_where=sa.text("state = 'pending'"),
+    ),
     sa.Index(
         "ix_points_lot_account_id_customer_id_live",
         "account_id",
