@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psutil
 
-from bench.run import closed, database, free_port, tree_cpu_seconds, wait_for
+from bench.run import closed, database, drop_database, free_port, tree_cpu_seconds, wait_for
 from bench.scenarios import TOKEN_HEADER, Workload
 from bench.seed import run_seed
 from loyalty.config import Settings
@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=2_000)
     args = parser.parse_args()
 
-    _admin_url, url = database(args)
+    admin_url, url = database(args)
     seeded = run_seed(
         url,
         customers=args.customers,
@@ -69,6 +69,7 @@ def main() -> None:
     finally:
         service.terminate()
         service.wait()
+        drop_database(admin_url, url)
 
 
 if __name__ == "__main__":

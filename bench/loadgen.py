@@ -40,6 +40,7 @@ class Sample:
     kind: str
     latency_seconds: float
     outcome: str  # "ok" or a short reason
+    intended_at_seconds: float = 0.0  # when it was meant to start, from the run's start
 
 
 @dataclass
@@ -53,6 +54,16 @@ class RunResult:
     @property
     def seconds(self) -> float:
         return self.finished_at - self.started_at
+
+    def where(self, keep: Callable[[Sample], bool], *, from_seconds: float = 0.0) -> RunResult:
+        """The samples `keep` accepts, as a run of their own starting `from_seconds` in."""
+        return RunResult(
+            samples=[sample for sample in self.samples if keep(sample)],
+            started_at=self.started_at + from_seconds,
+            finished_at=self.finished_at,
+            scheduled=self.scheduled,
+            dropped=self.dropped,
+        )
 
     def of(self, kind: str | None = None) -> list[Sample]:
         return [sample for sample in self.samples if kind is None or sample.kind == kind]
@@ -147,7 +158,9 @@ async def _timed(
         outcome = await flow(connection)
     except (ConnectionError, asyncio.IncompleteReadError, OSError) as error:
         outcome = f"connection: {type(error).__name__}"
-    result.samples.append(Sample(kind, time.perf_counter() - intended, outcome))
+    result.samples.append(
+        Sample(kind, time.perf_counter() - intended, outcome, intended - result.started_at)
+    )
 
 
 async def closed_loop(

@@ -215,6 +215,80 @@ def database(args: argparse.Namespace) -> tuple[str, str]:
     return admin, url
 
 
+RECOVERY_SECONDS = 10.0
+
+
+def overload_figures(
+    port: int,
+    workload: Workload,
+    headers: dict[str, str],
+    sales: float,
+    seconds: float,
+    connections: int,
+) -> dict[str, Figure]:
+    """150 % of the maximum sale rate, then 50 %: the accepted sales keep p99 under 2 s, the
+    excess gets fast 503s, and from 10 s after the overload the service is within its SLO."""
+    overload = opened(
+        port,
+        workload.mixed(10),
+        headers,
+        rate=max(1.0, sales * 1.5 * 1.2),
+        seconds=seconds,
+        connections=connections * 4,
+    )
+    recovery = opened(
+        port,
+        workload.mixed(10),
+        headers,
+        rate=max(1.0, sales * 0.5 * 1.2),
+        seconds=RECOVERY_SECONDS + seconds,
+        connections=connections * 2,
+    )
+
+    def accepted(sample: loadgen.Sample) -> bool:
+        return sample.outcome == "ok"
+
+    def shed(sample: loadgen.Sample) -> bool:
+        return "503" in sample.outcome
+
+    later = recovery.where(
+        lambda sample: sample.intended_at_seconds >= RECOVERY_SECONDS,
+        from_seconds=RECOVERY_SECONDS,
+    )
+    return {
+        "overload_accepted": figure(
+            "overload at 150 % of max sales: accepted",
+            overload.where(accepted),
+            "sale",
+            target_rate=round(sales * 1.5, 1),
+            offered=len(overload.of("sale")),
+        ),
+        "overload_shed": figure(
+            "overload at 150 % of max sales: refused with 503", overload.where(shed), "sale"
+        ),
+        "recovered": figure(
+            f"50 % of max sales, from {int(RECOVERY_SECONDS)} s after the overload",
+            later,
+            "sale",
+            target_rate=round(sales * 0.5, 1),
+        ),
+    }
+
+
+def drop_database(admin: str, url: str) -> None:
+    """A run's database goes when the run ends (each holds gigabytes at full size)."""
+    name = url.partition("?")[0].rsplit("/", 1)[1]
+
+    async def drop() -> None:
+        connection = await asyncpg.connect(plain_url(admin))
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()
+
+    asyncio.run(drop())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -225,11 +299,22 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument(
+        "--keep-database", action="store_true", help="keep the run's database for inspection"
+    )
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.customers, args.entries = 4.0, 2_000, 20_000
 
-    _admin_url, url = database(args)
+    admin_url, url = database(args)
+    try:
+        measure(args, url)
+    finally:
+        if not args.keep_database:
+            drop_database(admin_url, url)
+
+
+def measure(args: argparse.Namespace, url: str) -> None:
     settings = Settings(DATABASE_URL=url)
     started = time.time()
     seeded = run_seed(url, customers=args.customers, ledger_entries=args.entries, settings=settings)
@@ -352,6 +437,7 @@ def main() -> None:
                 )
             )
         figures.update({f"open_{step.extra['target_rate']}": step for step in steps})
+        figures.update(overload_figures(port, workload, headers, sales, seconds, connections))
         hot = workload.customer_ids[0]
         figures["hot_customer"] = figure(
             "one hot customer, 50 concurrent spends",
@@ -405,6 +491,9 @@ SLO_P99_MS = 50.0
 def ratios(figures: dict[str, Figure]) -> dict[str, float | None]:
     """The guide's ratios; each compares figures measured in this same run."""
 
+    def p99(key: str) -> float | None:
+        return figures[key].p99_ms if key in figures and figures[key].requests else None
+
     def ratio(top: str, bottom: str) -> float | None:
         if top not in figures or bottom not in figures or not figures[bottom].throughput_per_second:
             return None
@@ -441,6 +530,9 @@ def ratios(figures: dict[str, Figure]) -> dict[str, float | None]:
             sales.extra.get("cpu_ms_per_sale") if sales is not None else None
         ),
         "R8 replay overhead (duplicate p50 / commit p50)": replay,
+        "overload: accepted sales p99 ms (target < 2000)": p99("overload_accepted"),
+        "overload: refused sales p99 ms (fast 503)": p99("overload_shed"),
+        "10 s after overload: p99 ms (target <= 50)": p99("recovered"),
     }
 
 

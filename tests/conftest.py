@@ -58,7 +58,14 @@ def db(database_url: str) -> Database:
 
 @pytest.fixture(scope="session")
 def app_settings(database_url: str) -> Settings:
-    return Settings(DATABASE_URL=database_url, ENV="test", VERIFICATION_DAILY_CAP_PER_PHONE=5)
+    # The race suites send dozens of concurrent tills to one in-process worker on a busy
+    # machine: nothing is shed there (tests/reliability/test_load_shedding.py covers shedding).
+    return Settings(
+        DATABASE_URL=database_url,
+        ENV="test",
+        VERIFICATION_DAILY_CAP_PER_PHONE=5,
+        MAX_REQUESTS_IN_FLIGHT=1000,
+    )
 
 
 @pytest.fixture(scope="session")

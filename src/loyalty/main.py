@@ -12,7 +12,11 @@ from loyalty.api import ERROR_SHAPES, LOYALTY_PREFIX, include_routes
 from loyalty.common import crypto
 from loyalty.common.clock import Clock
 from loyalty.common.error_handlers import install_error_handlers
-from loyalty.common.middleware import BodyLimitMiddleware, RequestDeadlineMiddleware
+from loyalty.common.middleware import (
+    AdmissionMiddleware,
+    BodyLimitMiddleware,
+    RequestDeadlineMiddleware,
+)
 from loyalty.common.openapi import install_openapi
 from loyalty.config import Settings, load_settings
 from loyalty.db.engine import make_engine, make_read_sessionmaker, make_sessionmaker
@@ -61,6 +65,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         BodyLimitMiddleware,
         max_body_bytes=settings.MAX_BODY_BYTES,
         json_only_prefixes=(LOYALTY_PREFIX,),
+    )
+    # Inside the deadline, so time spent waiting for admission counts toward it.
+    app.add_middleware(
+        AdmissionMiddleware,
+        max_in_flight=settings.MAX_REQUESTS_IN_FLIGHT
+        or settings.DATABASE_POOL_SIZE + settings.DATABASE_MAX_OVERFLOW,
+        wait_seconds=settings.ADMISSION_WAIT_SECONDS,
     )
     app.add_middleware(
         RequestDeadlineMiddleware, deadline_seconds=settings.REQUEST_DEADLINE_SECONDS

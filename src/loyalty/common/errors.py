@@ -92,3 +92,9 @@ class ServiceUnavailable(DomainError):
     http_status = 503
     code = 50300
     title = "Система лояльности временно недоступна"
+
+
+class Overloaded(ServiceUnavailable):
+    """Shed at admission: the request never started, so it is safe to send again at once."""
+
+    code = 50301

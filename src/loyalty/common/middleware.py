@@ -1,4 +1,5 @@
-"""Request guards: body size and type (413/415) before parsing, and the answer deadline."""
+"""Request guards: body size and type (413/415) before parsing, load shedding at admission,
+and the answer deadline."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from loyalty.common.error_handlers import shape_for
 from loyalty.common.errors import (
     DomainError,
     InvalidRequest,
+    Overloaded,
     PayloadTooLarge,
     ServiceUnavailable,
     UnsupportedMediaType,
 )
+from loyalty.observability.metrics import REQUESTS_SHED
 from loyalty.observability.pii import mask_text
 
 logger = logging.getLogger("loyalty.requests")
@@ -102,7 +105,12 @@ class BodyLimitMiddleware:
         return f"Размер запроса превышает {self.max_body_bytes // 1024} КБ."
 
     @staticmethod
-    async def _refuse(scope: Scope, send: Send, error: DomainError) -> None:
+    async def _refuse(
+        scope: Scope,
+        send: Send,
+        error: DomainError,
+        extra_headers: tuple[tuple[bytes, bytes], ...] = (),
+    ) -> None:
         path: str = scope.get("path", "")
         app = scope.get("app")
         shapes = getattr(app.state, "error_shapes", None) if app is not None else None
@@ -115,10 +123,64 @@ class BodyLimitMiddleware:
                 "headers": [
                     (b"content-type", media_type.encode()),
                     (b"content-length", str(len(payload)).encode()),
+                    *extra_headers,
                 ],
             }
         )
         await send({"type": "http.response.body", "body": payload})
+
+
+class AdmissionMiddleware:
+    """Load shedding. At most `max_in_flight` requests run in a worker at once; a request that
+    cannot start within `wait_seconds` is answered at once with a 503 and `Retry-After`,
+    instead of queueing until the deadline. Under overload the admitted requests keep their
+    latency (they share the CPU and the pool with a bounded number of others) and the excess
+    learns in a fraction of the deadline. Health, readiness and metrics are never shed."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_in_flight: int,
+        wait_seconds: float,
+        exempt_paths: frozenset[str] = frozenset({"/healthz", "/readyz", "/metrics"}),
+    ) -> None:
+        self.app = app
+        self.max_in_flight = max_in_flight
+        self.wait_seconds = wait_seconds
+        self.exempt_paths = exempt_paths
+        self._slots: asyncio.Semaphore | None = None
+        self._slots_loop: asyncio.AbstractEventLoop | None = None
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        # One per event loop: an app object may be served by more than one loop (tests).
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots_loop is not loop:
+            self._slots, self._slots_loop = asyncio.Semaphore(self.max_in_flight), loop
+        return self._slots
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") in self.exempt_paths:
+            await self.app(scope, receive, send)
+            return
+        slots = self._semaphore()
+        try:
+            # A waiter cancelled just after being woken hands its slot on (Semaphore.acquire).
+            async with asyncio.timeout(self.wait_seconds):
+                await slots.acquire()
+        except TimeoutError:
+            REQUESTS_SHED.inc()
+            await BodyLimitMiddleware._refuse(
+                scope,
+                send,
+                Overloaded("Система лояльности перегружена. Повторите операцию через секунду."),
+                extra_headers=((b"retry-after", b"1"),),
+            )
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            slots.release()
 
 
 class RequestDeadlineMiddleware:

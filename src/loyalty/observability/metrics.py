@@ -43,6 +43,10 @@ HTTP_REQUESTS_IN_PROGRESS = Gauge(
     "Requests being handled now.",
     multiprocess_mode="livesum",
 )
+REQUESTS_SHED = Counter(
+    "loyalty_http_requests_shed",
+    "Requests refused with a fast 503 because the worker was at its in-flight limit.",
+)
 IDEMPOTENT_REPLAYS = Counter(
     "loyalty_idempotent_replays",
     "Writes answered from an earlier identical request (Idempotency-Replayed: true).",
