@@ -234,7 +234,7 @@ def overload_figures(
         headers,
         rate=max(1.0, sales * 1.5 * 1.2),
         seconds=seconds,
-        connections=connections * 4,
+        connections=connections * 8,
     )
     recovery = opened(
         port,

@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     # Load shedding, per worker: at most this many requests run at once (unset: the pool's
     # size plus overflow), and one that cannot start within the wait gets a fast 503.
     MAX_REQUESTS_IN_FLIGHT: int | None = Field(default=None, ge=1, le=10_000)
-    ADMISSION_WAIT_SECONDS: float = Field(default=0.5, gt=0)
+    ADMISSION_WAIT_SECONDS: float = Field(default=0.25, gt=0)
 
     # Requests larger than this are refused with 413 before they are parsed.
     MAX_BODY_BYTES: int = Field(default=1_048_576, ge=1024)
