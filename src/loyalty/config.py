@@ -74,9 +74,11 @@ class Settings(BaseSettings):
     # The whole request, queueing for a connection included, must answer within this.
     REQUEST_DEADLINE_SECONDS: float = Field(default=2.0, gt=0)
     # Load shedding, per worker: at most this many requests run at once (unset: the pool's
-    # size plus overflow), and one that cannot start within the wait gets a fast 503.
+    # size plus overflow); one that cannot start within the wait gets a fast 503. The wait is
+    # shorter once every slot has been taken for half a second (overload, not a burst).
     MAX_REQUESTS_IN_FLIGHT: int | None = Field(default=None, ge=1, le=10_000)
-    ADMISSION_WAIT_SECONDS: float = Field(default=0.25, gt=0)
+    ADMISSION_WAIT_SECONDS: float = Field(default=1.0, gt=0)
+    ADMISSION_WAIT_OVERLOADED_SECONDS: float = Field(default=0.1, gt=0)
 
     # Requests larger than this are refused with 413 before they are parsed.
     MAX_BODY_BYTES: int = Field(default=1_048_576, ge=1024)

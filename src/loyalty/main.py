@@ -71,7 +71,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         AdmissionMiddleware,
         max_in_flight=settings.MAX_REQUESTS_IN_FLIGHT
         or settings.DATABASE_POOL_SIZE + settings.DATABASE_MAX_OVERFLOW,
-        wait_seconds=settings.ADMISSION_WAIT_SECONDS,
+        burst_wait_seconds=settings.ADMISSION_WAIT_SECONDS,
+        overload_wait_seconds=settings.ADMISSION_WAIT_OVERLOADED_SECONDS,
     )
     app.add_middleware(
         RequestDeadlineMiddleware, deadline_seconds=settings.REQUEST_DEADLINE_SECONDS

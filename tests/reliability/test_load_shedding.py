@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
@@ -24,8 +24,9 @@ from tests.support.db import Database
 from tests.support.server import LiveServer
 
 IN_FLIGHT = 2
-ADMISSION_WAIT_SECONDS = 0.2
-LOCK_TIMEOUT_MS = 1500  # how long an admitted sale waits for the held customer
+ADMISSION_WAIT_SECONDS = 0.4  # in a burst
+OVERLOADED_WAIT_SECONDS = 0.05  # once every slot has been taken for half a second
+LOCK_TIMEOUT_MS = 2500  # how long an admitted sale waits for the held customer
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,9 @@ def limited_server(app_settings: Settings) -> Iterator[LiveServer]:
         update={
             "MAX_REQUESTS_IN_FLIGHT": IN_FLIGHT,
             "ADMISSION_WAIT_SECONDS": ADMISSION_WAIT_SECONDS,
+            "ADMISSION_WAIT_OVERLOADED_SECONDS": OVERLOADED_WAIT_SECONDS,
             "DATABASE_LOCK_TIMEOUT_MS": LOCK_TIMEOUT_MS,
+            "DATABASE_STATEMENT_TIMEOUT_MS": 2 * LOCK_TIMEOUT_MS,
             "REQUEST_DEADLINE_SECONDS": 10.0,
         }
     )
@@ -86,17 +89,22 @@ def customer_held(database_url: str, ms_id: str) -> Iterator[None]:
         holder.join()
 
 
+def seller(tenant: Tenant, customer: str) -> Callable[[int], tuple[int, float, httpx.Response]]:
+    def sale(_index: int) -> tuple[int, float, httpx.Response]:
+        body = payloads.sale(payloads.new_id(), customer, [payloads.position()])
+        with tenant.new_client() as client:
+            started = time.monotonic()
+            response = client.post("/retaildemand", json=body)
+            return response.status_code, time.monotonic() - started, response
+
+    return sale
+
+
 def test_the_excess_gets_a_fast_503_and_the_admitted_finish(
     limited: Tenant, limited_server: LiveServer, database_url: str
 ) -> None:
     customer = limited.register()
-
-    def sale(_index: int) -> tuple[int, float, httpx.Response]:
-        body = payloads.sale(payloads.new_id(), customer, [payloads.position()])
-        with limited.new_client() as client:
-            started = time.monotonic()
-            response = client.post("/retaildemand", json=body)
-            return response.status_code, time.monotonic() - started, response
+    sale = seller(limited, customer)
 
     with customer_held(database_url, customer), ThreadPoolExecutor(max_workers=8) as pool:
         pending = [pool.submit(sale, index) for index in range(8)]
@@ -124,3 +132,29 @@ def test_the_excess_gets_a_fast_503_and_the_admitted_finish(
     with ThreadPoolExecutor(max_workers=IN_FLIGHT) as pool:
         statuses = [status for status, _, _ in pool.map(sale, range(IN_FLIGHT))]
     assert statuses == [201] * IN_FLIGHT
+
+
+def test_a_standing_queue_is_shed_sooner_than_a_burst(limited: Tenant, database_url: str) -> None:
+    """Requests keep arriving while the slots stay taken: the first waiters get the burst
+    wait; once the slots have been taken for half a second, newcomers are refused almost at once."""
+    customer = limited.register()
+    sale = seller(limited, customer)
+    sent_at: list[float] = []
+    with customer_held(database_url, customer), ThreadPoolExecutor(max_workers=14) as pool:
+        admitted = [pool.submit(sale, index) for index in range(IN_FLIGHT)]
+        time.sleep(0.1)
+        start = time.monotonic()
+        waiters = []
+        for index in range(11):  # one every 0.1 s: the queue never empties
+            sent_at.append(time.monotonic() - start)
+            waiters.append(pool.submit(sale, index))
+            time.sleep(0.1)
+        answers = [future.result() for future in waiters]
+        [future.result() for future in admitted]
+    codes = [response.json()["errors"][0]["code"] for _, _, response in answers]
+    assert codes == [50301] * len(answers)
+    early = [seconds for at, (_, seconds, _) in zip(sent_at, answers, strict=True) if at < 0.3]
+    late = [seconds for at, (_, seconds, _) in zip(sent_at, answers, strict=True) if at > 0.8]
+    assert early and late
+    assert min(early) >= ADMISSION_WAIT_SECONDS * 0.9
+    assert max(late) < ADMISSION_WAIT_SECONDS * 0.75

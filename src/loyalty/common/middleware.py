@@ -131,44 +131,55 @@ class BodyLimitMiddleware:
 
 
 class AdmissionMiddleware:
-    """Load shedding. At most `max_in_flight` requests run in a worker at once; a request that
-    cannot start within `wait_seconds` is answered at once with a 503 and `Retry-After`,
-    instead of queueing until the deadline. Under overload the admitted requests keep their
-    latency (they share the CPU and the pool with a bounded number of others) and the excess
-    learns in a fraction of the deadline. Health, readiness and metrics are never shed."""
+    """Load shedding. At most `max_in_flight` requests run in a worker at once; the others
+    queue for a slot. While the slots have been full for less than `saturated_seconds` the
+    queue is taken for a burst and a request may wait `burst_wait_seconds`; once they have
+    been full longer, the worker is overloaded and a request waits only
+    `overload_wait_seconds` (an adaptive queue timeout, after CoDel). A request that cannot
+    start in time is answered at once with a 503 and `Retry-After`: it never started, so it
+    is safe to send again. So a burst near capacity is absorbed, while under overload the
+    admitted requests keep their latency and the excess learns in a fraction of the
+    deadline. Health, readiness and metrics are never shed."""
 
     def __init__(
         self,
         app: ASGIApp,
         *,
         max_in_flight: int,
-        wait_seconds: float,
+        burst_wait_seconds: float,
+        overload_wait_seconds: float,
+        saturated_seconds: float = 0.5,
         exempt_paths: frozenset[str] = frozenset({"/healthz", "/readyz", "/metrics"}),
     ) -> None:
         self.app = app
         self.max_in_flight = max_in_flight
-        self.wait_seconds = wait_seconds
+        self.burst_wait_seconds = burst_wait_seconds
+        self.overload_wait_seconds = overload_wait_seconds
+        self.saturated_seconds = saturated_seconds
         self.exempt_paths = exempt_paths
-        self._slots: asyncio.Semaphore | None = None
-        self._slots_loop: asyncio.AbstractEventLoop | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._waiting = 0
+        self._slot_free_at = 0.0  # the last moment a slot stood free
 
-    def _semaphore(self) -> asyncio.Semaphore:
-        # One per event loop: an app object may be served by more than one loop (tests).
+    def _bind(self) -> asyncio.AbstractEventLoop:
+        # One state per event loop: an app object may be served by more than one loop (tests).
         loop = asyncio.get_running_loop()
-        if self._slots is None or self._slots_loop is not loop:
-            self._slots, self._slots_loop = asyncio.Semaphore(self.max_in_flight), loop
-        return self._slots
+        if self._loop is not loop:
+            self._loop, self._slots = loop, asyncio.Semaphore(self.max_in_flight)
+            self._waiting, self._slot_free_at = 0, loop.time()
+        return loop
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path") in self.exempt_paths:
             await self.app(scope, receive, send)
             return
-        slots = self._semaphore()
-        try:
-            # A waiter cancelled just after being woken hands its slot on (Semaphore.acquire).
-            async with asyncio.timeout(self.wait_seconds):
-                await slots.acquire()
-        except TimeoutError:
+        loop = self._bind()
+        slots = self._slots
+        if not slots.locked():  # a free slot and nobody ahead: no suspension
+            await slots.acquire()
+            self._slot_free_at = loop.time()
+        elif not await self._queue(loop, slots):
             REQUESTS_SHED.inc()
             await BodyLimitMiddleware._refuse(
                 scope,
@@ -181,6 +192,22 @@ class AdmissionMiddleware:
             await self.app(scope, receive, send)
         finally:
             slots.release()
+            if self._waiting == 0:
+                self._slot_free_at = loop.time()
+
+    async def _queue(self, loop: asyncio.AbstractEventLoop, slots: asyncio.Semaphore) -> bool:
+        saturated = loop.time() - self._slot_free_at > self.saturated_seconds
+        wait = self.overload_wait_seconds if saturated else self.burst_wait_seconds
+        self._waiting += 1
+        try:
+            # A waiter cancelled just after being woken hands its slot on (Semaphore.acquire).
+            async with asyncio.timeout(wait):
+                await slots.acquire()
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self._waiting -= 1
 
 
 class RequestDeadlineMiddleware:
