@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     REQUEST_DEADLINE_SECONDS: float = Field(default=2.0, gt=0)
     # Load shedding, per worker: at most this many requests run at once (unset: the pool's
     # size plus overflow); one that cannot start within the wait gets a fast 503. The wait is
-    # shorter once every slot has been taken for half a second (overload, not a burst).
+    # the shorter one while a queue stands (overload, not a burst: common/middleware.py).
     MAX_REQUESTS_IN_FLIGHT: int | None = Field(default=None, ge=1, le=10_000)
     ADMISSION_WAIT_SECONDS: float = Field(default=1.0, gt=0)
     ADMISSION_WAIT_OVERLOADED_SECONDS: float = Field(default=0.1, gt=0)

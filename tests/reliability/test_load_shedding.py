@@ -25,7 +25,7 @@ from tests.support.server import LiveServer
 
 IN_FLIGHT = 2
 ADMISSION_WAIT_SECONDS = 0.4  # in a burst
-OVERLOADED_WAIT_SECONDS = 0.05  # once every slot has been taken for half a second
+OVERLOADED_WAIT_SECONDS = 0.05  # while a queue stands
 LOCK_TIMEOUT_MS = 2500  # how long an admitted sale waits for the held customer
 
 
@@ -136,16 +136,17 @@ def test_the_excess_gets_a_fast_503_and_the_admitted_finish(
 
 def test_a_standing_queue_is_shed_sooner_than_a_burst(limited: Tenant, database_url: str) -> None:
     """Requests keep arriving while the slots stay taken: the first waiters get the burst
-    wait; once the slots have been taken for half a second, newcomers are refused almost at once."""
+    wait; once the queue has stood through a half-second interval, newcomers are refused
+    almost at once."""
     customer = limited.register()
     sale = seller(limited, customer)
     sent_at: list[float] = []
-    with customer_held(database_url, customer), ThreadPoolExecutor(max_workers=14) as pool:
+    with customer_held(database_url, customer), ThreadPoolExecutor(max_workers=16) as pool:
         admitted = [pool.submit(sale, index) for index in range(IN_FLIGHT)]
         time.sleep(0.1)
         start = time.monotonic()
         waiters = []
-        for index in range(11):  # one every 0.1 s: the queue never empties
+        for index in range(13):  # one every 0.1 s: the queue never empties
             sent_at.append(time.monotonic() - start)
             waiters.append(pool.submit(sale, index))
             time.sleep(0.1)
@@ -154,7 +155,7 @@ def test_a_standing_queue_is_shed_sooner_than_a_burst(limited: Tenant, database_
     codes = [response.json()["errors"][0]["code"] for _, _, response in answers]
     assert codes == [50301] * len(answers)
     early = [seconds for at, (_, seconds, _) in zip(sent_at, answers, strict=True) if at < 0.3]
-    late = [seconds for at, (_, seconds, _) in zip(sent_at, answers, strict=True) if at > 0.8]
+    late = [seconds for at, (_, seconds, _) in zip(sent_at, answers, strict=True) if at > 1.0]
     assert early and late
     assert min(early) >= ADMISSION_WAIT_SECONDS * 0.9
     assert max(late) < ADMISSION_WAIT_SECONDS * 0.75

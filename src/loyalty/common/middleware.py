@@ -132,14 +132,16 @@ class BodyLimitMiddleware:
 
 class AdmissionMiddleware:
     """Load shedding. At most `max_in_flight` requests run in a worker at once; the others
-    queue for a slot. While the slots have been full for less than `saturated_seconds` the
-    queue is taken for a burst and a request may wait `burst_wait_seconds`; once they have
-    been full longer, the worker is overloaded and a request waits only
-    `overload_wait_seconds` (an adaptive queue timeout, after CoDel). A request that cannot
-    start in time is answered at once with a 503 and `Retry-After`: it never started, so it
-    is safe to send again. So a burst near capacity is absorbed, while under overload the
-    admitted requests keep their latency and the excess learns in a fraction of the
-    deadline. Health, readiness and metrics are never shed."""
+    queue for a slot, and one that cannot start in time is answered at once with a 503 and
+    `Retry-After` (it never started, so it is safe to send again) instead of queueing until
+    the deadline.
+
+    How long a request may queue adapts, after CoDel: a worker is overloaded when, over the
+    last `interval_seconds`, even the luckiest request queued longer than half the overload
+    wait (a standing queue, not a burst). Then a request waits only `overload_wait_seconds`,
+    so the admitted keep their latency and the excess learns in a fraction of the deadline;
+    otherwise it may wait `burst_wait_seconds`, so a burst near capacity is served.
+    Health, readiness and metrics are never shed."""
 
     def __init__(
         self,
@@ -148,27 +150,37 @@ class AdmissionMiddleware:
         max_in_flight: int,
         burst_wait_seconds: float,
         overload_wait_seconds: float,
-        saturated_seconds: float = 0.5,
+        interval_seconds: float = 0.5,
         exempt_paths: frozenset[str] = frozenset({"/healthz", "/readyz", "/metrics"}),
     ) -> None:
         self.app = app
         self.max_in_flight = max_in_flight
         self.burst_wait_seconds = burst_wait_seconds
         self.overload_wait_seconds = overload_wait_seconds
-        self.saturated_seconds = saturated_seconds
+        self.interval_seconds = interval_seconds
         self.exempt_paths = exempt_paths
         self._loop: asyncio.AbstractEventLoop | None = None
         self._slots = asyncio.Semaphore(max_in_flight)
-        self._waiting = 0
-        self._slot_free_at = 0.0  # the last moment a slot stood free
+        self._overloaded = False
+        self._interval_started_at = 0.0
+        self._interval_min_wait = 0.0  # the shortest queueing of this interval
 
     def _bind(self) -> asyncio.AbstractEventLoop:
         # One state per event loop: an app object may be served by more than one loop (tests).
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             self._loop, self._slots = loop, asyncio.Semaphore(self.max_in_flight)
-            self._waiting, self._slot_free_at = 0, loop.time()
+            self._overloaded, self._interval_started_at = False, loop.time()
+            self._interval_min_wait = 0.0
         return loop
+
+    def _judge(self, now: float) -> None:
+        if now - self._interval_started_at >= self.interval_seconds:
+            self._overloaded = self._interval_min_wait > self.overload_wait_seconds / 2
+            self._interval_started_at, self._interval_min_wait = now, float("inf")
+
+    def _note_wait(self, seconds: float) -> None:
+        self._interval_min_wait = min(self._interval_min_wait, seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path") in self.exempt_paths:
@@ -176,10 +188,15 @@ class AdmissionMiddleware:
             return
         loop = self._bind()
         slots = self._slots
-        if not slots.locked():  # a free slot and nobody ahead: no suspension
-            await slots.acquire()
-            self._slot_free_at = loop.time()
-        elif not await self._queue(loop, slots):
+        arrived_at = loop.time()
+        self._judge(arrived_at)
+        wait = self.overload_wait_seconds if self._overloaded else self.burst_wait_seconds
+        try:
+            # A waiter cancelled just after being woken hands its slot on (Semaphore.acquire).
+            async with asyncio.timeout(wait):
+                await slots.acquire()
+        except TimeoutError:
+            self._note_wait(wait)
             REQUESTS_SHED.inc()
             await BodyLimitMiddleware._refuse(
                 scope,
@@ -188,26 +205,11 @@ class AdmissionMiddleware:
                 extra_headers=((b"retry-after", b"1"),),
             )
             return
+        self._note_wait(loop.time() - arrived_at)
         try:
             await self.app(scope, receive, send)
         finally:
             slots.release()
-            if self._waiting == 0:
-                self._slot_free_at = loop.time()
-
-    async def _queue(self, loop: asyncio.AbstractEventLoop, slots: asyncio.Semaphore) -> bool:
-        saturated = loop.time() - self._slot_free_at > self.saturated_seconds
-        wait = self.overload_wait_seconds if saturated else self.burst_wait_seconds
-        self._waiting += 1
-        try:
-            # A waiter cancelled just after being woken hands its slot on (Semaphore.acquire).
-            async with asyncio.timeout(wait):
-                await slots.acquire()
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            self._waiting -= 1
 
 
 class RequestDeadlineMiddleware:
