@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     # the shorter one while a queue stands (overload, not a burst: common/middleware.py).
     MAX_REQUESTS_IN_FLIGHT: int | None = Field(default=None, ge=1, le=10_000)
     ADMISSION_WAIT_SECONDS: float = Field(default=1.0, gt=0)
-    ADMISSION_WAIT_OVERLOADED_SECONDS: float = Field(default=0.1, gt=0)
+    ADMISSION_WAIT_OVERLOADED_SECONDS: float = Field(default=0.3, gt=0)
 
     # Requests larger than this are refused with 413 before they are parsed.
     MAX_BODY_BYTES: int = Field(default=1_048_576, ge=1024)
