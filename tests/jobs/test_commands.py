@@ -46,6 +46,7 @@ def test_run_once_posts_due_work_and_prints_a_summary(tenant: Tenant, database_u
         "webhook_events_purged",
         "tiers_reevaluated",
         "report_days_rolled_up",
+        "housekeeping_rows_purged",
         "failed_jobs",
         "webhooks",
     }

@@ -175,5 +175,27 @@ async def claim_expiry_warnings(
     )
 
 
+async def purge_past_expiry_warnings(session: AsyncSession, before: date, limit: int) -> int:
+    """Delete up to `limit` warning marks for expiry dates before `before`: their points have
+    expired, so no warning for those dates can be due again."""
+    past = (
+        sa.select(
+            expiry_warning.c.account_id, expiry_warning.c.customer_id, expiry_warning.c.expires_on
+        )
+        .where(expiry_warning.c.expires_on < before)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("past")
+    )
+    result = await session.execute(
+        sa.delete(expiry_warning).where(
+            expiry_warning.c.account_id == past.c.account_id,
+            expiry_warning.c.customer_id == past.c.customer_id,
+            expiry_warning.c.expires_on == past.c.expires_on,
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def as_date(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))

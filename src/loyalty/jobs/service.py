@@ -27,6 +27,7 @@ from loyalty.ledger.schemas import TransactionKind
 from loyalty.program import repository as program_repository
 from loyalty.program.rules import immediate_terms
 from loyalty.reports import service as reports_service
+from loyalty.throttling import repository as throttling_repository
 from loyalty.tiers import repository as tiers_repository
 from loyalty.tiers import service as tiers_service
 from loyalty.webhooks import repository as webhooks_repository
@@ -44,6 +45,9 @@ class JobSettings:
     batch_size: int
     timezone: str
     webhook_retention_days: int = 30
+    # Throttle counters whose window started longer ago than this (and that lock nobody out)
+    # are purged: at least a day, and at least the longest throttle window.
+    throttle_stale_seconds: int = 86_400
     # Checked between batches: a stopping worker commits the batch in hand and leaves the rest.
     should_stop: Callable[[], bool] = field(default=lambda: False, compare=False)
 
@@ -177,6 +181,33 @@ async def purge_old_webhook_events(
     return purged
 
 
+async def purge_housekeeping_rows(
+    sessionmaker: async_sessionmaker[AsyncSession], now: datetime, job: JobSettings
+) -> int:
+    """Rows that only ever grow otherwise: throttle counters whose window is long over, and
+    expiry-warning marks for dates already past (a day's margin for every timezone)."""
+    window_started_before = now - timedelta(seconds=job.throttle_stale_seconds)
+    past = (now - timedelta(days=2)).date()
+
+    async def stale_throttles(session: AsyncSession) -> int:
+        return await throttling_repository.purge_stale(
+            session, window_started_before, now, job.batch_size
+        )
+
+    async def past_warnings(session: AsyncSession) -> int:
+        return await repository.purge_past_expiry_warnings(session, past, job.batch_size)
+
+    purged = 0
+    for purge in (stale_throttles, past_warnings):
+        for _ in range(MAX_BATCHES_PER_RUN):
+            async with sessionmaker() as session, session.begin():
+                deleted = await purge(session)
+            purged += deleted
+            if deleted < job.batch_size or job.should_stop():
+                break
+    return purged
+
+
 async def reevaluate_due_tiers(
     sessionmaker: async_sessionmaker[AsyncSession], now: datetime, job: JobSettings
 ) -> int:
@@ -222,6 +253,7 @@ class JobsSummary:
     webhook_events_purged: int = 0
     tiers_reevaluated: int = 0
     report_days_rolled_up: int = 0
+    housekeeping_rows_purged: int = 0
     failed_jobs: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, object]:
@@ -232,6 +264,7 @@ class JobsSummary:
             "webhook_events_purged": self.webhook_events_purged,
             "tiers_reevaluated": self.tiers_reevaluated,
             "report_days_rolled_up": self.report_days_rolled_up,
+            "housekeeping_rows_purged": self.housekeeping_rows_purged,
             "failed_jobs": list(self.failed_jobs),
         }
 
@@ -244,6 +277,7 @@ JOBS: tuple[tuple[str, str, Job], ...] = (
     ("webhook_retention", "webhook_events_purged", purge_old_webhook_events),
     ("tiers", "tiers_reevaluated", reevaluate_due_tiers),
     ("report_rollup", "report_days_rolled_up", roll_up_daily_reports),
+    ("housekeeping", "housekeeping_rows_purged", purge_housekeeping_rows),
 )
 
 

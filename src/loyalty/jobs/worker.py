@@ -33,6 +33,9 @@ def job_settings(settings: Settings) -> service.JobSettings:
         batch_size=settings.JOBS_BATCH_SIZE,
         timezone=settings.JOBS_TIMEZONE,
         webhook_retention_days=settings.WEBHOOK_RETENTION_DAYS,
+        throttle_stale_seconds=max(
+            86_400, settings.CODE_LOOKUP_WINDOW_SECONDS, settings.COMPAT_RATE_LIMIT_WINDOW_SECONDS
+        ),
     )
 
 

@@ -78,3 +78,30 @@ async def lock_out(
         )
         .values(locked_until=until, hits=0, window_started_at=until)
     )
+
+
+async def purge_stale(
+    session: AsyncSession, window_started_before: datetime, now: datetime, limit: int
+) -> int:
+    """Delete up to `limit` counters whose window is long over and that lock nobody out: such a
+    row counts the same as no row (the next hit starts a new window)."""
+    stale = (
+        sa.select(
+            client_throttle.c.account_id, client_throttle.c.scope, client_throttle.c.client_key
+        )
+        .where(
+            client_throttle.c.window_started_at < window_started_before,
+            sa.or_(client_throttle.c.locked_until.is_(None), client_throttle.c.locked_until < now),
+        )
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("stale")
+    )
+    result = await session.execute(
+        sa.delete(client_throttle).where(
+            client_throttle.c.account_id == stale.c.account_id,
+            client_throttle.c.scope == stale.c.scope,
+            client_throttle.c.client_key == stale.c.client_key,
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
