@@ -386,6 +386,8 @@ def measure(args: argparse.Namespace, url: str) -> None:
         "--no-migrate",
     ]
     with served(command, port, environment) as service:
+        # Warm-up, not recorded: connections opened, statements prepared, caches filled.
+        closed(port, workload.mixed(10), headers, connections=connections, seconds=min(5, seconds))
         for size in (1, 10, 100):
             figures[f"recalc_{size}"] = figure(
                 f"recalc {size} positions",
