@@ -211,3 +211,17 @@ class TestDuplicateIdentities:
             {"moysklad_id": None, "sync_id": sync_id},
             {"moysklad_id": ms_id, "sync_id": None},
         ]
+
+    def test_a_moysklad_id_wins_over_the_same_text_as_another_customers_sync_id(
+        self, tenant: Tenant
+    ) -> None:
+        tenant.set_program(welcome_bonus_points=10)
+        ms_id = tenant.register(name="Из МоегоСклада")
+        tenant.set_program(welcome_bonus_points=0)
+        # Another customer, known to the till only, whose syncId is the same text.
+        only_till = payloads.counterparty(None, syncId=ms_id, name="Только касса")
+        assert tenant.post("/counterparty", only_till).status_code == 201
+        detail = tenant.post("/counterparty/detail", {"meta": {"id": ms_id}})
+        assert detail.json() == {"bonusProgram": {"agentBonusBalance": 10}}
+        answer = tenant.recalc(payloads.recalc(ms_id, [payloads.position()]))
+        assert answer["bonusProgram"]["agentBonusBalanceAfter"] == 10 + 5  # 5 % earned

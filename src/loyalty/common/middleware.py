@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import weakref
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -130,6 +132,17 @@ class BodyLimitMiddleware:
         await send({"type": "http.response.body", "body": payload})
 
 
+@dataclass
+class _AdmissionState:
+    slots: asyncio.Semaphore
+    interval_started_at: float
+    overloaded: bool = False
+    interval_min_wait: float = 0.0  # the shortest queueing of this interval
+
+    def note_wait(self, seconds: float) -> None:
+        self.interval_min_wait = min(self.interval_min_wait, seconds)
+
+
 class AdmissionMiddleware:
     """Load shedding. At most `max_in_flight` requests run in a worker at once; the others
     queue for a slot, and one that cannot start in time is answered at once with a 503 and
@@ -159,44 +172,42 @@ class AdmissionMiddleware:
         self.overload_wait_seconds = overload_wait_seconds
         self.interval_seconds = interval_seconds
         self.exempt_paths = exempt_paths
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._slots = asyncio.Semaphore(max_in_flight)
-        self._overloaded = False
-        self._interval_started_at = 0.0
-        self._interval_min_wait = 0.0  # the shortest queueing of this interval
+        # One state per event loop: an app object may be served by more than one (tests).
+        self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _AdmissionState] = (
+            weakref.WeakKeyDictionary()
+        )
 
-    def _bind(self) -> asyncio.AbstractEventLoop:
-        # One state per event loop: an app object may be served by more than one loop (tests).
+    def _state(self) -> tuple[asyncio.AbstractEventLoop, _AdmissionState]:
         loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            self._loop, self._slots = loop, asyncio.Semaphore(self.max_in_flight)
-            self._overloaded, self._interval_started_at = False, loop.time()
-            self._interval_min_wait = 0.0
-        return loop
+        state = self._states.get(loop)
+        if state is None:
+            state = self._states[loop] = _AdmissionState(
+                asyncio.Semaphore(self.max_in_flight), interval_started_at=loop.time()
+            )
+        return loop, state
 
-    def _judge(self, now: float) -> None:
-        if now - self._interval_started_at >= self.interval_seconds:
-            self._overloaded = self._interval_min_wait > self.overload_wait_seconds / 2
-            self._interval_started_at, self._interval_min_wait = now, float("inf")
-
-    def _note_wait(self, seconds: float) -> None:
-        self._interval_min_wait = min(self._interval_min_wait, seconds)
+    def _judge(self, state: _AdmissionState, now: float) -> None:
+        elapsed = now - state.interval_started_at
+        if elapsed >= self.interval_seconds:
+            # An interval followed by a quiet spell says nothing about the queue now.
+            standing = state.interval_min_wait > self.overload_wait_seconds / 2
+            state.overloaded = standing and elapsed < 2 * self.interval_seconds
+            state.interval_started_at, state.interval_min_wait = now, float("inf")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path") in self.exempt_paths:
             await self.app(scope, receive, send)
             return
-        loop = self._bind()
-        slots = self._slots
+        loop, state = self._state()
         arrived_at = loop.time()
-        self._judge(arrived_at)
-        wait = self.overload_wait_seconds if self._overloaded else self.burst_wait_seconds
+        self._judge(state, arrived_at)
+        wait = self.overload_wait_seconds if state.overloaded else self.burst_wait_seconds
         try:
             # A waiter cancelled just after being woken hands its slot on (Semaphore.acquire).
             async with asyncio.timeout(wait):
-                await slots.acquire()
+                await state.slots.acquire()
         except TimeoutError:
-            self._note_wait(wait)
+            state.note_wait(wait)
             REQUESTS_SHED.inc()
             await BodyLimitMiddleware._refuse(
                 scope,
@@ -205,11 +216,11 @@ class AdmissionMiddleware:
                 extra_headers=((b"retry-after", b"1"),),
             )
             return
-        self._note_wait(loop.time() - arrived_at)
+        state.note_wait(loop.time() - arrived_at)
         try:
             await self.app(scope, receive, send)
         finally:
-            slots.release()
+            state.slots.release()
 
 
 class RequestDeadlineMiddleware:

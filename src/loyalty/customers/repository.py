@@ -43,11 +43,12 @@ def reference_select(by_our_id: bool, lock: str | None = None) -> sa.Select[Any]
     hottest look-up then costs no statement building or cache-key walk."""
     reference = sa.bindparam("reference", type_=sa.Text)
     matches = [customer.c.moysklad_id == reference, customer.c.sync_id == reference]
-    preference = [(customer.c.moysklad_id == reference).desc()]
+    # NULLS LAST: a customer without a MoySklad id compares as NULL, which DESC puts first.
+    preference = [(customer.c.moysklad_id == reference).desc().nulls_last()]
     if by_our_id:
         our_id = sa.bindparam("our_id", type_=customer.c.id.type)
         matches.append(customer.c.id == our_id)
-        preference.append((customer.c.id == our_id).desc())
+        preference.append((customer.c.id == our_id).desc().nulls_last())
     query = (
         sa.select(customer)
         .where(customer.c.account_id == sa.bindparam("account_id"), sa.or_(*matches))
@@ -98,7 +99,11 @@ async def find_by_identity(
     query = (
         sa.select(customer)
         .where(customer.c.account_id == account_id, sa.or_(*matches))
-        .order_by((customer.c.moysklad_id == moysklad_id).desc() if moysklad_id else sa.literal(0))
+        .order_by(
+            (customer.c.moysklad_id == moysklad_id).desc().nulls_last()
+            if moysklad_id
+            else sa.literal(0)
+        )
         .limit(1)
         .with_for_update()
     )

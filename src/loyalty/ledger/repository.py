@@ -199,7 +199,7 @@ _DUE_LOTS = sa.text(
     SELECT id, state, remaining_points, activates_at, expires_at
       FROM points_lot
      WHERE account_id = :account_id AND customer_id = :customer_id AND state = 'active'
-       AND (expires_at IS NULL) = false AND COALESCE(expires_at, activates_at) <= :now
+       AND (expires_at IS NULL) IS FALSE AND COALESCE(expires_at, activates_at) <= :now
     """
 )
 _NEXT_MATURITY = sa.text(
@@ -214,7 +214,7 @@ _NEXT_MATURITY = sa.text(
         (SELECT expires_at FROM points_lot
           WHERE account_id = :account_id AND customer_id = :customer_id AND state = 'active'
             AND remaining_points > 0
-            AND (expires_at IS NULL) = false AND COALESCE(expires_at, activates_at) > :now
+            AND (expires_at IS NULL) IS FALSE AND COALESCE(expires_at, activates_at) > :now
           ORDER BY (expires_at IS NULL), COALESCE(expires_at, activates_at)
           LIMIT 1)
     )

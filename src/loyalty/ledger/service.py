@@ -486,11 +486,8 @@ async def _plan_reclaim(
         return reclaim
     # The spend-order prefix may include the sale's own lots: ask for enough to cover them too.
     wanted = reclaim.debt_points + sum(lot.remaining_points for lot in preferred)
-    others = [
-        lot
-        for lot in await locked.lots_to_spend(session, wanted, now)
-        if lot.id not in set(preferred_ids)
-    ]
+    own = set(preferred_ids)
+    others = [lot for lot in await locked.lots_to_spend(session, wanted, now) if lot.id not in own]
     return rules.reclaim_from_lots(
         preferred + others, points, preferred_ids, forgivable_points, now
     )
