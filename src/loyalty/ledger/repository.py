@@ -280,6 +280,80 @@ async def claim_transaction(session: AsyncSession, header: TransactionHeader) ->
     return claimed
 
 
+# An only-crediting transaction in one round trip: the header (claimed under its key), the
+# lot and the entries, in the given order (credits first). A key already taken inserts nothing.
+_POST_CREDIT = sa.text(
+    """
+    WITH claimed AS (
+        INSERT INTO ledger_transaction (account_id, kind, idempotency_key, customer_id,
+                                        document_kind, document_id, reverses_transaction_id,
+                                        reason, actor, effective_at)
+        VALUES (:account_id, :kind, :idempotency_key, :customer_id, :document_kind,
+                :document_id, :reverses_transaction_id, :reason, :actor, :effective_at)
+        ON CONFLICT (account_id, idempotency_key) DO NOTHING
+        RETURNING id
+    ), lot AS (
+        INSERT INTO points_lot (account_id, customer_id, transaction_id, amount_points,
+                                remaining_points, state, activates_at, expires_at)
+        SELECT :account_id, :customer_id, claimed.id, :lot_points, :lot_points, :lot_state,
+               :activates_at, :expires_at
+          FROM claimed
+         WHERE CAST(:lot_points AS bigint) > 0
+        RETURNING id
+    ), entries AS (
+        INSERT INTO ledger_entry (account_id, transaction_id, bucket, customer_id, amount_points)
+        SELECT :account_id, claimed.id, entry.bucket, entry.customer_id, entry.amount_points
+          FROM claimed,
+               unnest(CAST(:buckets AS text[]), CAST(:entry_customer_ids AS uuid[]),
+                      CAST(:amounts AS bigint[]))
+                   WITH ORDINALITY AS entry(bucket, customer_id, amount_points, position)
+         ORDER BY entry.position
+    )
+    SELECT claimed.id AS transaction_id, (SELECT id FROM lot) AS lot_id FROM claimed
+    """
+)
+
+
+async def post_credit_transaction(
+    session: AsyncSession,
+    header: TransactionHeader,
+    entries: list[Entry],
+    *,
+    lot_points: int,
+    lot_state: str,
+    terms: LotTerms,
+) -> tuple[int, int | None] | None:
+    """(transaction id, lot id or None), or None when the key was already taken."""
+    row = (
+        await session.execute(
+            _POST_CREDIT,
+            {
+                "account_id": header.account_id,
+                "kind": header.kind.value,
+                "idempotency_key": header.idempotency_key,
+                "customer_id": header.customer_id,
+                "document_kind": header.document_kind,
+                "document_id": header.document_id,
+                "reverses_transaction_id": header.reverses_transaction_id,
+                "reason": header.reason,
+                "actor": header.actor,
+                "effective_at": header.effective_at,
+                "lot_points": lot_points,
+                "lot_state": lot_state,
+                "activates_at": terms.activates_at,
+                "expires_at": terms.expires_at,
+                "buckets": [entry.bucket.value for entry in entries],
+                "entry_customer_ids": [entry.customer_id for entry in entries],
+                "amounts": [entry.amount_points for entry in entries],
+            },
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    note_ledger_transaction(session, header.kind.value)
+    return int(row.transaction_id), row.lot_id
+
+
 async def find_transaction(session: AsyncSession, account_id: uuid.UUID, key: str) -> Any | None:
     return (
         await session.execute(
