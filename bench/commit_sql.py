@@ -150,6 +150,8 @@ KEYED_ID = re.compile(r"^(\w+):(\d+)$")
 
 
 def _substitute(value: Any, mapping: dict[Any, Any], sale_old: str, sale_new: str) -> Any:
+    if isinstance(value, list | tuple):  # array parameters (a posting's entries) too
+        return type(value)(_substitute(item, mapping, sale_old, sale_new) for item in value)
     if isinstance(value, str):
         if sale_old in value:
             return value.replace(sale_old, sale_new)
