@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     ADMISSION_WAIT_SECONDS: float = Field(default=1.0, gt=0)
     ADMISSION_WAIT_OVERLOADED_SECONDS: float = Field(default=0.3, gt=0)
 
+    # Each worker keeps what a till token resolves to (account, program, tiers) in memory,
+    # dropped on a PostgreSQL notification the moment any of it changes. 0 turns it off: needed
+    # behind a pooler that cannot LISTEN (PgBouncer in transaction mode).
+    ACCOUNT_CACHE_SECONDS: float = Field(default=300.0, ge=0)
+
     # Requests larger than this are refused with 413 before they are parsed.
     MAX_BODY_BYTES: int = Field(default=1_048_576, ge=1024)
     MAX_POSITIONS: int = Field(default=1000, ge=1)

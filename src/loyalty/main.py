@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from loyalty import __version__
+from loyalty.accounts.cache import AccountCache, AccountChangeListener
 from loyalty.api import ERROR_SHAPES, LOYALTY_PREFIX, include_routes
 from loyalty.common import crypto
 from loyalty.common.clock import Clock
@@ -19,7 +22,12 @@ from loyalty.common.middleware import (
 )
 from loyalty.common.openapi import install_openapi
 from loyalty.config import Settings, load_settings
-from loyalty.db.engine import make_engine, make_read_sessionmaker, make_sessionmaker
+from loyalty.db.engine import (
+    driver_connection,
+    make_engine,
+    make_read_sessionmaker,
+    make_sessionmaker,
+)
 from loyalty.db.migrate import resolve_database_url
 from loyalty.observability.metrics import observe_worker
 from loyalty.observability.middleware import ObservedFastAPI
@@ -39,10 +47,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         app.state.read_sessionmaker = make_read_sessionmaker(engine)
         app.state.code_sender = make_sender(settings)
         stop_observing = observe_worker(engine, settings)
+        listening = _start_account_listener(app, settings)
         try:
             async with solution_lifespan(app, settings):
                 yield
         finally:
+            if listening is not None:
+                listening.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listening
             await app.state.code_sender.aclose()
             await engine.dispose()
             stop_observing()
@@ -78,3 +91,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         RequestDeadlineMiddleware, deadline_seconds=settings.REQUEST_DEADLINE_SECONDS
     )
     return app
+
+
+def _start_account_listener(app: FastAPI, settings: Settings) -> asyncio.Task[None] | None:
+    """Till tokens resolve from memory while a listener hears every account change."""
+    app.state.account_cache = None
+    app.state.account_listener = None
+    if settings.ACCOUNT_CACHE_SECONDS <= 0:
+        return None
+    cache = AccountCache(max_age_seconds=settings.ACCOUNT_CACHE_SECONDS)
+    listener_engine = make_engine(settings, pooled=False)
+    listener = AccountChangeListener(cache, lambda: driver_connection(listener_engine))
+    app.state.account_cache = cache
+    app.state.account_listener = listener
+    return asyncio.create_task(listener.run(), name="account-change-listener")

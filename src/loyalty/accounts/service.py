@@ -11,6 +11,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.accounts import repository
+from loyalty.accounts.cache import AccountCache
 from loyalty.accounts.errors import MoySkladAccountTaken, NoPendingToken
 from loyalty.accounts.schemas import AccountContext, CreatedAccount
 from loyalty.accounts.tokens import generate_token, hash_token, token_matches
@@ -92,18 +93,30 @@ async def revoke_all_tokens(session: AsyncSession, account_id: uuid.UUID) -> Non
     await repository.set_token_state(session, account_id, [token.id for token in tokens], "revoked")
 
 
-async def authenticate(session: AsyncSession, presented_token: str | None) -> AccountContext:
+async def authenticate(
+    session: AsyncSession, presented_token: str | None, cache: AccountCache | None = None
+) -> AccountContext:
     if not presented_token or len(presented_token) > 256:
         raise Unauthorized()
-    row = await repository.authenticate(session, hash_token(presented_token))
+    token_digest = hash_token(presented_token)
+    generation = 0
+    if cache is not None:
+        cached = cache.lookup(token_digest)
+        if cached is not None:
+            return cached
+        generation = cache.generation
+    row = await repository.authenticate(session, token_digest)
     # The lookup is by digest; the constant-time check documents (and keeps) the guarantee
     # that no comparison of secret material can leak timing.
     if row is None or not token_matches(row.token_hash, presented_token):
         raise Unauthorized()
-    return AccountContext(
+    context = AccountContext(
         account_id=row.account_id,
         token_id=row.token_id,
         program=program_repository.settings_from_row(row),
         tiers=tiers_from_json(row.tiers),
         has_category_rules=bool(row.has_category_rules),
     )
+    if cache is not None:
+        cache.store(token_digest, context, generation)
+    return context

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 
 from loyalty.accounts import service as accounts_service
@@ -18,9 +18,9 @@ till_token = APIKeyHeader(name=TOKEN_HEADER, auto_error=False, scheme_name="Till
 
 
 async def authenticate_till(
-    session: SessionDep, token: Annotated[str | None, Depends(till_token)]
+    request: Request, session: SessionDep, token: Annotated[str | None, Depends(till_token)]
 ) -> AccountContext:
-    context = await accounts_service.authenticate(session, token)
+    context = await accounts_service.authenticate(session, token, request.app.state.account_cache)
     bind_account(context.account_id)
     return context
 

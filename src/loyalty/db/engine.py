@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event, exc
@@ -64,3 +66,12 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 def make_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions for endpoints that only read: autocommit, so no BEGIN/COMMIT round trips."""
     return make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+
+@asynccontextmanager
+async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
+    """A bare asyncpg connection with the engine's settings, outside any pool: for LISTEN,
+    which must hold one connection for as long as it listens."""
+    async with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
+        raw = await connection.get_raw_connection()
+        yield raw.driver_connection

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -280,9 +281,10 @@ async def claim_transaction(session: AsyncSession, header: TransactionHeader) ->
     return claimed
 
 
-# An only-crediting transaction in one round trip: the header (claimed under its key), the
-# lot and the entries, in the given order (credits first). A key already taken inserts nothing.
-_POST_CREDIT = sa.text(
+# A whole posting in one round trip: the header (claimed under its key), the draws from the
+# customer's lots and their movements, the new lot, and the entries in the given order
+# (credits first). A key already taken writes nothing. Draws and the lot may be empty.
+_POST_TRANSACTION = sa.text(
     """
     WITH claimed AS (
         INSERT INTO ledger_transaction (account_id, kind, idempotency_key, customer_id,
@@ -292,6 +294,22 @@ _POST_CREDIT = sa.text(
                 :document_id, :reverses_transaction_id, :reason, :actor, :effective_at)
         ON CONFLICT (account_id, idempotency_key) DO NOTHING
         RETURNING id
+    ), drawn AS (
+        UPDATE points_lot
+           SET remaining_points = points_lot.remaining_points - draw.take,
+               state = CASE WHEN points_lot.remaining_points - draw.take = 0
+                            THEN 'closed' ELSE points_lot.state END
+          FROM claimed,
+               unnest(CAST(:draw_lot_ids AS bigint[]), CAST(:draw_points AS bigint[]))
+                   AS draw(lot_id, take)
+         WHERE points_lot.account_id = :account_id AND points_lot.id = draw.lot_id
+        RETURNING points_lot.id
+    ), movements AS (
+        INSERT INTO points_lot_movement (account_id, transaction_id, lot_id, amount_points)
+        SELECT :account_id, claimed.id, draw.lot_id, -draw.take
+          FROM claimed,
+               unnest(CAST(:draw_lot_ids AS bigint[]), CAST(:draw_points AS bigint[]))
+                   AS draw(lot_id, take)
     ), lot AS (
         INSERT INTO points_lot (account_id, customer_id, transaction_id, amount_points,
                                 remaining_points, state, activates_at, expires_at)
@@ -309,24 +327,34 @@ _POST_CREDIT = sa.text(
                    WITH ORDINALITY AS entry(bucket, customer_id, amount_points, position)
          ORDER BY entry.position
     )
-    SELECT claimed.id AS transaction_id, (SELECT id FROM lot) AS lot_id FROM claimed
+    SELECT claimed.id AS transaction_id, (SELECT id FROM lot) AS lot_id,
+           (SELECT count(*) FROM drawn) AS lots_drawn
+      FROM claimed
     """
 )
 
 
-async def post_credit_transaction(
+@dataclass(frozen=True)
+class PostedTransaction:
+    transaction_id: int
+    lot_id: int | None
+    lots_drawn: int
+
+
+async def post_transaction(
     session: AsyncSession,
     header: TransactionHeader,
     entries: list[Entry],
     *,
+    draws: list[LotDraw],
     lot_points: int,
     lot_state: str,
-    terms: LotTerms,
-) -> tuple[int, int | None] | None:
-    """(transaction id, lot id or None), or None when the key was already taken."""
+    terms: LotTerms | None,
+) -> PostedTransaction | None:
+    """None when the key was already taken."""
     row = (
         await session.execute(
-            _POST_CREDIT,
+            _POST_TRANSACTION,
             {
                 "account_id": header.account_id,
                 "kind": header.kind.value,
@@ -338,10 +366,12 @@ async def post_credit_transaction(
                 "reason": header.reason,
                 "actor": header.actor,
                 "effective_at": header.effective_at,
+                "draw_lot_ids": [draw.lot_id for draw in draws],
+                "draw_points": [draw.points for draw in draws],
                 "lot_points": lot_points,
                 "lot_state": lot_state,
-                "activates_at": terms.activates_at,
-                "expires_at": terms.expires_at,
+                "activates_at": terms.activates_at if terms is not None else None,
+                "expires_at": terms.expires_at if terms is not None else None,
                 "buckets": [entry.bucket.value for entry in entries],
                 "entry_customer_ids": [entry.customer_id for entry in entries],
                 "amounts": [entry.amount_points for entry in entries],
@@ -351,7 +381,7 @@ async def post_credit_transaction(
     if row is None:
         return None
     note_ledger_transaction(session, header.kind.value)
-    return int(row.transaction_id), row.lot_id
+    return PostedTransaction(int(row.transaction_id), row.lot_id, int(row.lots_drawn))
 
 
 async def find_transaction(session: AsyncSession, account_id: uuid.UUID, key: str) -> Any | None:

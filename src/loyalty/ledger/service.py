@@ -7,7 +7,7 @@ Rules every function here keeps:
 - activations and expiries that fell due are posted before anything else is decided, so a
   balance is never spent after it expired;
 - services never commit: the request (or job) that called us owns the transaction;
-- every posting writes its entries through `_record`, which also writes the posting's webhook
+- every posting writes its entries through `_record` or `_post`, which also write its webhook
   events (for accounts with endpoints) in the same transaction.
 """
 
@@ -68,6 +68,10 @@ class LockedCustomer:
         if self._lots is None:
             self._lots = await repository.live_lots(session, self.account_id, self.customer_id)
         return self._lots
+
+    def forget_lots(self) -> None:
+        """Lots were drawn from in the database: read them again when next needed."""
+        self._lots = None
 
     async def lots_to_spend(self, session: AsyncSession, points: int, now: datetime) -> list[Lot]:
         """The spendable lots a spend of `points` draws from, in spend order: only as many as
@@ -215,7 +219,7 @@ async def _record(
     entries: list[Entry],
 ) -> None:
     """Write a transaction's entries, and its webhook events in the same transaction (every
-    posting passes here or through `_post_credit`, so a committed posting has its events and a
+    posting passes here or through `_post`, so a committed posting has its events and a
     rolled-back one none)."""
     await repository.insert_entries(session, locked.account_id, transaction_id, entries)
     await _emit_events(session, locked, transaction_id, kind, occurred_at, entries)
@@ -335,34 +339,62 @@ async def _credit(
     return plan.entries, plan.repaid
 
 
-async def _post_credit(
+async def _post(
     session: AsyncSession,
     locked: LockedCustomer,
     header: TransactionHeader,
-    points: int,
-    terms: LotTerms,
-    now: datetime,
-    source: Bucket,
-) -> tuple[int, int]:
-    """A transaction that only credits (an earning sale without a spend): the transaction, its
-    lot and its entries in one statement, so the customer's lock is held for one round trip
-    instead of three. Returns the transaction id and the points repaid to debt."""
-    plan = _plan_credit(locked, points, terms, now, source)
-    entries = _credits_first(plan.entries)
-    posted = await repository.post_credit_transaction(
+    *,
+    draws: list[LotDraw],
+    spent_points: int,
+    credit: _CreditPlan | None,
+    terms: LotTerms | None,
+) -> int:
+    """A posting that spends `draws` (the entries for `spent_points` are added here) and
+    credits `credit`: the transaction, draws, movements, lot and entries in one statement, so the
+    customer's lock is held for one round trip instead of up to six. Returns the transaction id."""
+    entries: list[Entry] = []
+    if spent_points:
+        entries += [
+            Entry(Bucket.redeemed, spent_points, None),
+            Entry(Bucket.available, -spent_points, locked.customer_id),
+        ]
+    if credit is not None:
+        entries += credit.entries
+    entries = _credits_first(entries)
+    posted = await repository.post_transaction(
         session,
         header,
         entries,
-        lot_points=plan.lot_points,
-        lot_state=plan.lot_state,
+        draws=draws,
+        lot_points=credit.lot_points if credit is not None else 0,
+        lot_state=credit.lot_state if credit is not None else "active",
         terms=terms,
     )
     if posted is None:
+        # The document's own unique key is claimed first, so this is a broken invariant.
         raise LedgerKeyReused(header.idempotency_key)
-    transaction_id, lot_id = posted
-    await _apply_credit(session, locked, plan, terms, lot_id)
-    await _emit_events(session, locked, transaction_id, header.kind, header.effective_at, entries)
-    return transaction_id, plan.repaid
+    if posted.lots_drawn != len(draws):
+        # The lots were read under the customer's lock a moment before: they cannot be gone.
+        raise InsufficientPoints(
+            available_points=0,
+            requested_points=spent_points,
+            parameter="bonusProgram.bonusValueToSpend",
+        )
+    if spent_points:
+        balance = locked.balance
+        locked.balance = Balance(
+            balance.available_points - spent_points,
+            balance.pending_points,
+            balance.debt_points,
+            balance.next_maturity_at,
+        )
+        locked.forget_lots()
+    if credit is not None and terms is not None:
+        await _apply_credit(session, locked, credit, terms, posted.lot_id)
+    await _emit_events(
+        session, locked, posted.transaction_id, header.kind, header.effective_at, entries
+    )
+    return posted.transaction_id
 
 
 async def post_sale(
@@ -394,16 +426,7 @@ async def post_sale(
         document_kind="sale",
         document_id=sale_id,
     )
-    if spend_points == 0:
-        credited_id, repaid = await _post_credit(
-            session, locked, header, earn_points, earn_terms, now, Bucket.issued
-        )
-        return SalePostingResult(credited_id, 0, earn_points, repaid, locked.balance)
-    transaction_id = await repository.claim_transaction(session, header)
-    if transaction_id is None:
-        # The sale row's own unique key is claimed first, so this is a broken invariant.
-        raise LedgerKeyReused(idempotency_key)
-    entries: list[Entry] = []
+    draws: list[LotDraw] = []
     if spend_points:
         draws, unpaid = rules.draw_from_lots(
             await locked.lots_to_spend(session, spend_points, now), spend_points, now
@@ -414,26 +437,19 @@ async def post_sale(
                 requested_points=spend_points,
                 parameter="bonusProgram.bonusValueToSpend",
             )
-        await repository.apply_draws(session, locked.account_id, transaction_id, draws)
-        entries += [
-            Entry(Bucket.redeemed, spend_points, None),
-            Entry(Bucket.available, -spend_points, locked.customer_id),
-        ]
-        locked.balance = Balance(
-            locked.balance.available_points - spend_points,
-            locked.balance.pending_points,
-            locked.balance.debt_points,
-            locked.balance.next_maturity_at,
-        )
-    repaid = 0
+    credit = None
     if earn_points:
-        earn_entries, repaid = await _credit(
-            session, locked, transaction_id, earn_points, earn_terms, now, Bucket.issued
-        )
-        entries += earn_entries
-    await _record(
-        session, locked, transaction_id, TransactionKind.sale, now, _credits_first(entries)
+        credit = _plan_credit(locked, earn_points, earn_terms, now, Bucket.issued)
+    transaction_id = await _post(
+        session,
+        locked,
+        header,
+        draws=draws,
+        spent_points=spend_points,
+        credit=credit,
+        terms=earn_terms if credit is not None else None,
     )
+    repaid = credit.repaid if credit is not None else 0
     return SalePostingResult(transaction_id, spend_points, earn_points, repaid, locked.balance)
 
 

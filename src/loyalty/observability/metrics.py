@@ -47,6 +47,12 @@ REQUESTS_SHED = Counter(
     "loyalty_http_requests_shed",
     "Requests refused with a fast 503 because the worker was at its in-flight limit.",
 )
+ACCOUNT_CACHE_LOOKUPS = Counter(
+    "loyalty_account_cache_lookups",
+    "Till tokens resolved from memory (hit), from the database (miss), or from the database"
+    " because the change listener is down (off).",
+    ["outcome"],
+)
 IDEMPOTENT_REPLAYS = Counter(
     "loyalty_idempotent_replays",
     "Writes answered from an earlier identical request (Idempotency-Replayed: true).",

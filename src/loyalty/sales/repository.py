@@ -23,6 +23,16 @@ from loyalty.tiers.repository import window_total_column
 
 
 @dataclass(frozen=True)
+class SaleFinish:
+    """What a sale with a customer records once the ledger has posted it."""
+
+    customer_id: uuid.UUID
+    spent_points: int
+    earned_points: int
+    ledger_transaction_id: int | None  # None: nothing to post (no spend, nothing earned)
+
+
+@dataclass(frozen=True)
 class QuoteReads:
     customer_id: uuid.UUID
     moysklad_id: str | None
@@ -109,11 +119,6 @@ _BY_KEY = sa.select(sale).where(
     sale.c.account_id == sa.bindparam("account_id"),
     sale.c.idempotency_key == sa.bindparam("key"),
 )
-# The SET columns are the keys of each call's parameters besides these two.
-_FINISH = sa.update(sale).where(
-    sale.c.account_id == sa.bindparam("where_account_id"),
-    sale.c.id == sa.bindparam("where_sale_id"),
-)
 
 
 async def claim(session: AsyncSession, values: dict[str, Any]) -> int | None:
@@ -129,17 +134,53 @@ async def get_by_key(session: AsyncSession, account_id: uuid.UUID, key: str) -> 
     return (await session.execute(_BY_KEY, {"account_id": account_id, "key": key})).one_or_none()
 
 
-async def finish(
-    session: AsyncSession, account_id: uuid.UUID, sale_id: int, values: dict[str, Any]
+# A receipt's lines as one array per column: one statement and one set of parameters, however
+# many positions (an executemany binds and sends every line separately).
+_INSERT_LINES_SQL = """
+INSERT INTO sale_line (account_id, sale_id, line_no, assortment_id, quantity, price_minor,
+                       discounted_price_minor, total_minor, paid_minor, spent_points, earned_points)
+SELECT CAST(:account_id AS uuid), CAST(:sale_id AS bigint), line.*
+  FROM unnest(CAST(:line_nos AS integer[]), CAST(:assortment_ids AS text[]),
+              CAST(:quantities AS numeric[]), CAST(:prices_minor AS bigint[]),
+              CAST(:discounted_prices_minor AS bigint[]), CAST(:totals_minor AS bigint[]),
+              CAST(:paid_minor AS bigint[]), CAST(:spent_points AS bigint[]),
+              CAST(:earned_points AS bigint[])) AS line
+"""
+_INSERT_LINES = sa.text(_INSERT_LINES_SQL)
+# A sale with a customer also records who bought and what the ledger posted, in the same
+# statement (a data-modifying WITH runs whether or not the INSERT reads it).
+_FINISH_AND_INSERT_LINES = sa.text(
+    """
+WITH finished AS (
+    UPDATE sale
+       SET customer_id = :customer_id, spent_points = :spent_total_points,
+           earned_points = :earned_total_points, ledger_transaction_id = :ledger_transaction_id
+     WHERE account_id = :account_id AND id = :sale_id
+)"""
+    + _INSERT_LINES_SQL
+)
+
+
+async def record_lines(
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    sale_id: int,
+    lines: dict[str, list[Any]],
+    finish: SaleFinish | None,
 ) -> None:
-    await session.execute(
-        _FINISH, {"where_account_id": account_id, "where_sale_id": sale_id, **values}
-    )
-
-
-async def insert_lines(session: AsyncSession, lines: list[dict[str, Any]]) -> None:
-    if lines:
-        await session.execute(sa.insert(sale_line), lines)
+    """The receipt's lines, one list per column named as `_INSERT_LINES_SQL`'s arrays, and, with
+    a customer, the sale's outcome: one round trip."""
+    params: dict[str, Any] = {"account_id": account_id, "sale_id": sale_id, **lines}
+    if finish is None:
+        await session.execute(_INSERT_LINES, params)
+        return
+    params |= {
+        "customer_id": finish.customer_id,
+        "spent_total_points": finish.spent_points,
+        "earned_total_points": finish.earned_points,
+        "ledger_transaction_id": finish.ledger_transaction_id,
+    }
+    await session.execute(_FINISH_AND_INSERT_LINES, params)
 
 
 async def lock_by_moysklad_id(

@@ -540,7 +540,7 @@ async def confirm_sale(
         )
     spent_per_line = [0] * len(lines)
     earned_per_line = [0] * len(lines)
-    finish: dict[str, object] = {}
+    finish: repository.SaleFinish | None = None
     if customer is not None and locked is not None:
         earn = (
             category_rules.points_to_earn(
@@ -568,12 +568,12 @@ async def confirm_sale(
         earned_per_line = category_rules.earned_per_line(
             earn, [line.paid_minor for line in lines], depth.terms
         )
-        finish = {
-            "customer_id": customer.id,
-            "spent_points": spend,
-            "earned_points": earn,
-            "ledger_transaction_id": posting.transaction_id,
-        }
+        finish = repository.SaleFinish(
+            customer_id=customer.id,
+            spent_points=spend,
+            earned_points=earn,
+            ledger_transaction_id=posting.transaction_id,
+        )
     if locked_standing is not None:
         await tiers_service.record_document(
             session,
@@ -586,25 +586,21 @@ async def confirm_sale(
             reason="sale",
             now=now,
         )
-    if finish:
-        await repository.finish(session, context.account_id, sale_id, finish)
-    await repository.insert_lines(
+    await repository.record_lines(
         session,
-        [
-            {
-                "account_id": context.account_id,
-                "sale_id": sale_id,
-                "line_no": index,
-                "assortment_id": line.assortment_id,
-                "quantity": line.quantity,
-                "price_minor": line.price_minor,
-                "discounted_price_minor": line.discounted_price_minor,
-                "total_minor": line.total_minor,
-                "paid_minor": line.paid_minor,
-                "spent_points": spent_per_line[index],
-                "earned_points": earned_per_line[index],
-            }
-            for index, line in enumerate(lines)
-        ],
+        context.account_id,
+        sale_id,
+        {
+            "line_nos": list(range(len(lines))),
+            "assortment_ids": [line.assortment_id for line in lines],
+            "quantities": [line.quantity for line in lines],
+            "prices_minor": [line.price_minor for line in lines],
+            "discounted_prices_minor": [line.discounted_price_minor for line in lines],
+            "totals_minor": [line.total_minor for line in lines],
+            "paid_minor": [line.paid_minor for line in lines],
+            "spent_points": spent_per_line,
+            "earned_points": earned_per_line,
+        },
+        finish,
     )
     return SaleOutcome(replayed=False)
