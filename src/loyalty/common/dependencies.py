@@ -1,4 +1,7 @@
-"""Process-wide objects a request needs: settings, the clock, the code sender."""
+"""Process-wide objects a request needs: settings, the clock, the code sender.
+
+Dependencies are `async def` even when they never await: FastAPI runs a plain `def` dependency
+in its thread pool, a thread hand-off per dependency per request."""
 
 from __future__ import annotations
 
@@ -12,17 +15,17 @@ from loyalty.config import Settings
 from loyalty.verification.senders import CodeSender
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_now(request: Request) -> datetime:
+async def get_now(request: Request) -> datetime:
     clock: Clock = request.app.state.clock
     return clock.now()
 
 
-def get_sender(request: Request) -> CodeSender:
+async def get_sender(request: Request) -> CodeSender:
     sender: CodeSender = request.app.state.code_sender
     return sender
 

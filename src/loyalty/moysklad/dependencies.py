@@ -13,12 +13,12 @@ class Waker(Protocol):
     def wake(self) -> None: ...
 
 
-def get_runtime(request: Request) -> MoySkladRuntime:
+async def get_runtime(request: Request) -> MoySkladRuntime:
     runtime: MoySkladRuntime = request.app.state.moysklad_runtime
     return runtime
 
 
-def get_task_waker(request: Request) -> Waker:
+async def get_task_waker(request: Request) -> Waker:
     runner: Waker = request.app.state.task_runner
     return runner
 

@@ -17,7 +17,7 @@ router = APIRouter(tags=["operations"])
 _bearer = HTTPBearer(auto_error=False, scheme_name="MetricsToken")
 
 
-def require_metrics_token(
+async def require_metrics_token(
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:

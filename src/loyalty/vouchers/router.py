@@ -7,7 +7,7 @@ problem details. Reads need the read-only role, changes the operator role.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -52,10 +52,10 @@ router = APIRouter(tags=["vouchers (operator API)"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
 
 
-def paging(sortable: frozenset[str], default_sort: str) -> Callable[..., Page]:
+def paging(sortable: frozenset[str], default_sort: str) -> Callable[..., Awaitable[Page]]:
     """count/offset/sort/direction query parameters, sorting only by the listed fields."""
 
-    def page(
+    async def page(
         count: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
         sort: Annotated[str, Query(max_length=64)] = default_sort,
