@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -251,10 +252,22 @@ async def open_loop(
 
 
 def run(coroutine: Awaitable[RunResult]) -> RunResult:
-    """Run on uvloop when it is installed (it is, with uvicorn[standard])."""
-    try:
-        import uvloop
+    """Run on uvloop when it is installed (it is, with uvicorn[standard]).
 
-        return uvloop.run(coroutine)  # type: ignore[arg-type,no-any-return]
-    except ImportError:
-        return asyncio.run(coroutine)  # type: ignore[arg-type]
+    The generator's own garbage collections would stall its sends and receipts and show up as
+    the service's latency (an open-loop p99 of 100 ms where the service answered in 6): during a
+    run it collects as rarely as a serving worker does."""
+    previous = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+    try:
+        try:
+            import uvloop
+
+            return uvloop.run(coroutine)  # type: ignore[arg-type,no-any-return]
+        except ImportError:
+            return asyncio.run(coroutine)  # type: ignore[arg-type]
+    finally:
+        gc.set_threshold(*previous)
+        gc.unfreeze()

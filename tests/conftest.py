@@ -65,6 +65,8 @@ def app_settings(database_url: str) -> Settings:
         ENV="test",
         VERIFICATION_DAILY_CAP_PER_PHONE=5,
         MAX_REQUESTS_IN_FLIGHT=1000,
+        # One process hosts many apps here; tests/operations/test_gc_tuning.py covers it.
+        TUNE_GC=False,
     )
 
 

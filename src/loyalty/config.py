@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     # behind a pooler that cannot LISTEN (PgBouncer in transaction mode).
     ACCOUNT_CACHE_SECONDS: float = Field(default=300.0, ge=0)
 
+    # Fewer, cheaper garbage collections in each worker (common/gc_tuning.py): off only to
+    # compare, or in a process that hosts many short-lived apps (the test suite).
+    TUNE_GC: bool = True
+
     # Requests larger than this are refused with 413 before they are parsed.
     MAX_BODY_BYTES: int = Field(default=1_048_576, ge=1024)
     MAX_POSITIONS: int = Field(default=1000, ge=1)

@@ -15,6 +15,7 @@ from loyalty.api import ERROR_SHAPES, LOYALTY_PREFIX, include_routes
 from loyalty.common import crypto
 from loyalty.common.clock import Clock
 from loyalty.common.error_handlers import install_error_handlers
+from loyalty.common.gc_tuning import tune_for_serving
 from loyalty.common.middleware import (
     AdmissionMiddleware,
     BodyLimitMiddleware,
@@ -50,6 +51,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         listening = _start_account_listener(app, settings)
         try:
             async with solution_lifespan(app, settings):
+                if settings.TUNE_GC:
+                    tune_for_serving()
                 yield
         finally:
             if listening is not None:
