@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -48,17 +49,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         app.state.read_sessionmaker = make_read_sessionmaker(engine)
         app.state.code_sender = make_sender(settings)
         stop_observing = observe_worker(engine, settings)
-        listening = _start_account_listener(app, settings)
+        stop_listening = _start_account_listener(app, settings)
         try:
             async with solution_lifespan(app, settings):
                 if settings.TUNE_GC:
                     tune_for_serving()
                 yield
         finally:
-            if listening is not None:
-                listening.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await listening
+            await stop_listening()
             await app.state.code_sender.aclose()
             await engine.dispose()
             stop_observing()
@@ -96,15 +94,30 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     return app
 
 
-def _start_account_listener(app: FastAPI, settings: Settings) -> asyncio.Task[None] | None:
-    """Till tokens resolve from memory while a listener hears every account change."""
+def _start_account_listener(
+    app: FastAPI, settings: Settings
+) -> Callable[[], Coroutine[Any, Any, None]]:
+    """Till tokens resolve from memory while a listener hears every account change. Returns
+    what stops it."""
     app.state.account_cache = None
     app.state.account_listener = None
     if settings.ACCOUNT_CACHE_SECONDS <= 0:
-        return None
+
+        async def nothing_to_stop() -> None:
+            return None
+
+        return nothing_to_stop
     cache = AccountCache(max_age_seconds=settings.ACCOUNT_CACHE_SECONDS)
     listener_engine = make_engine(settings, pooled=False)
     listener = AccountChangeListener(cache, lambda: driver_connection(listener_engine))
     app.state.account_cache = cache
     app.state.account_listener = listener
-    return asyncio.create_task(listener.run(), name="account-change-listener")
+    listening = asyncio.create_task(listener.run(), name="account-change-listener")
+
+    async def stop() -> None:
+        listening.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listening
+        await listener_engine.dispose()
+
+    return stop

@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.accounts import service as accounts_service
@@ -56,6 +57,13 @@ def _wait_until(condition: Callable[[], Any], failure: str) -> float:
         assert time.monotonic() - started < SOON_SECONDS, failure
         time.sleep(0.01)
     return time.monotonic() - started
+
+
+def _execute(db: Database, sql: str) -> None:
+    async def work(session: AsyncSession) -> None:
+        await session.execute(text(sql))
+
+    db.run(work)
 
 
 def _lookups(server: LiveServer) -> dict[str, float]:
@@ -159,6 +167,30 @@ def test_a_lost_listener_turns_the_cache_off_and_a_missed_change_is_never_served
     before = _lookups(shop.server)
     assert _earned(shop, ms_id) == 70
     assert _lookups(shop.server).get("hit", 0) > before.get("hit", 0)
+
+
+def test_without_its_triggers_the_cache_stays_off(
+    shop: Tenant, db: Database, cached_server: LiveServer
+) -> None:
+    cache: AccountCache = cached_server.app.state.account_cache
+    trigger = "category_rule_notify_account_changed"
+    _execute(db, f"ALTER TABLE category_rule DISABLE TRIGGER {trigger}")
+    try:
+        db.fetch(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = 'loyalty-listener' AND datname = current_database()"
+        )
+        _wait_until(lambda: not cache.live, "the cache stayed on")
+        time.sleep(1.0)  # several reconnect attempts: each finds a trigger missing
+        assert not cache.live
+        ms_id = shop.register()
+        assert _earned(shop, ms_id) == 50  # still served, from the database
+    finally:
+        _execute(db, f"ALTER TABLE category_rule ENABLE TRIGGER {trigger}")
+    deadline = time.monotonic() + 10
+    while not cache.live:
+        assert time.monotonic() < deadline, "the cache did not come back with its triggers"
+        time.sleep(0.05)
 
 
 def test_every_table_a_token_resolves_from_announces_its_changes(

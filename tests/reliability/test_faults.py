@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import asyncpg
 import httpx
@@ -109,6 +109,26 @@ class TestConnectionLoss:
         proxy.reset_all()
         proxied.buy(customer, [payloads.position(PRODUCT, 1, 1000)])
         assert proxied.balance(customer) == 50
+
+    def test_a_change_listener_that_stops_hearing_back_turns_the_till_token_cache_off(
+        self, proxied: Tenant, proxy: FaultProxy, proxied_server: LiveServer
+    ) -> None:
+        cache = proxied_server.app.state.account_cache
+        _wait(lambda: cache.live, 10, "the listener never connected")
+        # A link that still delivers bytes, but too late: the heartbeat (2 s) cannot come back.
+        proxy.latency_seconds = 3.0
+        started = time.monotonic()
+        _wait(lambda: not cache.live, 6, "the cache stayed on without hearing back")
+        assert time.monotonic() - started < 5.5
+        proxy.latency_seconds = 0
+        _wait(lambda: cache.live, 15, "the listener did not come back")
+
+
+def _wait(condition: Callable[[], object], seconds: float, failure: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.02)
 
 
 class TestDeadlines:

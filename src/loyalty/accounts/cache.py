@@ -26,9 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import itertools
 import logging
-import os
 import time
 import uuid
 from collections.abc import Callable
@@ -43,6 +41,13 @@ logger = logging.getLogger("loyalty.accounts.cache")
 
 CHANNEL = "loyalty_account_changed"
 EVERY_ACCOUNT = "*"
+# The tables an AccountContext is read from; migration 0010 puts a notifying trigger on each.
+WATCHED_TABLES = ("account", "api_token", "program_settings", "program_tier", "category_rule")
+_INSTALLED_TRIGGERS = f"""
+    SELECT count(*) FROM pg_trigger
+     WHERE NOT tgisinternal AND tgenabled <> 'D'
+       AND tgname IN ({", ".join(f"'{table}_notify_account_changed'" for table in WATCHED_TABLES)})
+"""
 _SYNC_PREFIX = "sync:"
 # Enough for every till token of a large multi-tenant deployment; past it the cache starts over.
 MAX_ENTRIES = 50_000
@@ -66,6 +71,7 @@ class AccountCache:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._entries: dict[bytes, _Entry] = {}
+        self._digests_by_account: dict[uuid.UUID, set[bytes]] = {}
         self._generation = 0
         self._live = False
         self._max_age_seconds = max_age_seconds
@@ -99,21 +105,19 @@ class AccountCache:
         if not self._live or generation != self._generation:
             return  # a change was announced while this answer was read: it may be stale
         if len(self._entries) >= self._max_entries:
-            self._entries.clear()
+            self._clear()
         self._entries[token_digest] = _Entry(context, self._monotonic())
+        self._digests_by_account.setdefault(context.account_id, set()).add(token_digest)
 
     def account_changed(self, account: str) -> None:
         self._generation += 1
-        if account == EVERY_ACCOUNT:
-            self._entries.clear()
-            return
         try:
             account_id = uuid.UUID(account)
-        except ValueError:
-            self._entries.clear()
+        except ValueError:  # EVERY_ACCOUNT (a TRUNCATE), or anything unexpected
+            self._clear()
             return
-        for digest in [d for d, e in self._entries.items() if e.context.account_id == account_id]:
-            del self._entries[digest]
+        for digest in self._digests_by_account.pop(account_id, ()):
+            self._entries.pop(digest, None)
 
     def go_live(self) -> None:
         """The listener is connected: changes from now on will be heard."""
@@ -127,7 +131,11 @@ class AccountCache:
 
     def _reset(self) -> None:
         self._generation += 1
+        self._clear()
+
+    def _clear(self) -> None:
         self._entries.clear()
+        self._digests_by_account.clear()
 
 
 # A context manager that yields a raw asyncpg connection and closes it on exit.
@@ -153,37 +161,29 @@ class AccountChangeListener:
         self._last_retry_seconds = last_retry_seconds
         self._connection: Any = None
         self._awaiting: dict[str, asyncio.Future[None]] = {}
-        self._nonces = itertools.count()
         self._connected = asyncio.Event()
         self._one_query_at_a_time = asyncio.Lock()  # a connection runs one query at a time
+        self._heard_once = False
+        self._logged_at: float | None = None
 
     async def run(self) -> None:
         """Listen until cancelled, reconnecting after any failure."""
         retry_seconds = self._first_retry_seconds
         while True:
-            lost = asyncio.Event()
             try:
                 async with self._connect() as connection:
-                    await connection.execute("SET application_name = 'loyalty-listener'")
-                    await connection.add_listener(CHANNEL, self._on_notification)
-                    # A server that closes the link (restart, terminate) turns the cache off at
-                    # once, not at the next heartbeat.
-                    connection.add_termination_listener(functools.partial(self._lose, lost))
-                    self._connection = connection
-                    self._cache.go_live()
-                    self._connected.set()
-                    retry_seconds = self._first_retry_seconds
-                    while not lost.is_set():
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(lost.wait(), self._heartbeat_seconds)
-                            break
-                        await self.sync(timeout_seconds=self._heartbeat_seconds)
-                    raise ConnectionError("the listener's connection was closed")
+                    try:
+                        await self._listen(connection)
+                    except BaseException:
+                        # Dark at once, then drop the link without a goodbye: a graceful close
+                        # of a dead connection can wait for TCP to give up.
+                        self._cache.go_dark()
+                        connection.terminate()
+                        raise
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # any failure: stop answering from memory, then retry
-                if self._cache.live:
-                    logger.warning("account change listener lost; till tokens uncached: %r", exc)
+            except Exception as exc:  # any failure: nothing from memory, then retry
+                self._log_failure(exc)
             finally:
                 self._cache.go_dark()
                 self._connected.clear()
@@ -191,8 +191,41 @@ class AccountChangeListener:
                 for waiting in self._awaiting.values():
                     waiting.cancel()
                 self._awaiting.clear()
+            if self._heard_once:
+                retry_seconds = self._first_retry_seconds
+            self._heard_once = False
             await asyncio.sleep(retry_seconds)
             retry_seconds = min(retry_seconds * 2, self._last_retry_seconds)
+
+    async def _listen(self, connection: Any) -> None:
+        await connection.execute("SET application_name = 'loyalty-listener'")
+        installed = await connection.fetchval(_INSTALLED_TRIGGERS)
+        if installed < len(WATCHED_TABLES):
+            raise RuntimeError("account change triggers missing: migrate the database")
+        lost = asyncio.Event()
+        await connection.add_listener(CHANNEL, self._on_notification)
+        # A server that closes the link (restart, terminate) turns the cache off at once, not
+        # at the next heartbeat.
+        connection.add_termination_listener(functools.partial(self._lose, lost))
+        self._connection = connection
+        # Live only once a notification has come back, not merely once LISTEN succeeded.
+        await self.sync(timeout_seconds=self._heartbeat_seconds)
+        self._heard_once = True
+        self._cache.go_live()
+        self._connected.set()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(lost.wait(), self._heartbeat_seconds)
+                raise ConnectionError("the listener's connection was closed")
+            await self.sync(timeout_seconds=self._heartbeat_seconds)
+
+    def _log_failure(self, exc: Exception) -> None:
+        """Every failure after a live spell; otherwise at most one a minute (a database that is
+        down would fill the log with reconnect attempts)."""
+        now = time.monotonic()
+        if self._heard_once or self._logged_at is None or now - self._logged_at >= 60:
+            logger.warning("account change listener down; till tokens uncached: %r", exc)
+            self._logged_at = now
 
     def _lose(self, lost: asyncio.Event, connection: Any) -> None:
         self._cache.go_dark()
@@ -204,7 +237,7 @@ class AccountChangeListener:
         connection = self._connection
         if connection is None:
             raise ConnectionError("the account change listener is not connected")
-        nonce = f"{_SYNC_PREFIX}{os.getpid()}:{next(self._nonces)}"
+        nonce = f"{_SYNC_PREFIX}{uuid.uuid4().hex}"
         heard = asyncio.get_running_loop().create_future()
         self._awaiting[nonce] = heard
         try:
