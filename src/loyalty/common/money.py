@@ -79,6 +79,8 @@ def has_at_most_decimals(value: Decimal, places: int) -> bool:
     _, digits, exponent = value.as_tuple()
     if not isinstance(exponent, int):
         return False
+    if exponent >= -places:
+        return True  # the common spelling (12.50, 3, 1.000): no digit to count
     if not any(digits):
         return True  # zero, whatever its spelling (0E-9, -0.000)
     trailing_zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
