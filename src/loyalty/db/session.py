@@ -32,19 +32,20 @@ def read_only(endpoint: Endpoint) -> Endpoint:
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    if request.scope.get("endpoint") in READ_ONLY_ENDPOINTS:
-        sessionmaker = request.app.state.read_sessionmaker
-    else:
-        sessionmaker = request.app.state.sessionmaker
     answered: DomainError | None = None
     try:
-        async with sessionmaker() as session, session.begin():
-            try:
+        if request.scope.get("endpoint") in READ_ONLY_ENDPOINTS:
+            # Every statement is its own transaction: there is none to begin or end.
+            async with request.app.state.read_sessionmaker() as session:
                 yield session
-            except DomainError as error:
-                if not error.keeps_changes:
-                    raise
-                answered = error
+        else:
+            async with request.app.state.sessionmaker() as session, session.begin():
+                try:
+                    yield session
+                except DomainError as error:
+                    if not error.keeps_changes:
+                        raise
+                    answered = error
     except Exception as exc:
         classified = database_failure(exc)
         if classified is not None:
