@@ -129,46 +129,17 @@ def _sale_customer_select(by_our_id: bool) -> sa.Select[Any]:
     )
 
 
-@dataclass(frozen=True)
-class Claim:
-    sale_id: int
-    customer: SaleCustomer | None  # None: no such customer (the caller may enrol one)
-
-
-@functools.cache
-def _claim_with_customer_select(columns: tuple[str, ...], by_our_id: bool) -> sa.Select[Any]:
-    # The claim first, then the look-up with its locks: the order of two statements, in one.
-    # A key already taken returns no row, and the look-up (and its locks) never runs.
-    claimed = (
-        pg_insert(sale)
-        .values(
-            {
-                column: sa.bindparam(f"sale_{column}", type_=sale.c[column].type)
-                for column in columns
-            }
-        )
-        .on_conflict_do_nothing(index_elements=["account_id", "idempotency_key"])
-        .returning(sale.c.id.label("sale_id"))
-        .cte("claimed")
-    )
-    found = _sale_customer_select(by_our_id).lateral("found")
-    return sa.select(claimed.c.sale_id, found).select_from(claimed.outerjoin(found, sa.true()))
-
-
-async def claim_with_customer(
-    session: AsyncSession, values: dict[str, Any], reference: str
-) -> Claim | None:
-    """`claim` and `lock_sale_customer` in one round trip; None if the key is already taken."""
-    by_our_id, params = reference_params(values["account_id"], reference)
-    params |= {f"sale_{column}": value for column, value in values.items()}
-    query = _claim_with_customer_select(tuple(values), by_our_id)
-    row = (await session.execute(query, params)).one_or_none()
+async def lock_sale_customer(
+    session: AsyncSession, account_id: uuid.UUID, reference: str
+) -> SaleCustomer | None:
+    """A sale's customer and their write lock in one round trip (`ledger.service.adopt_lock`
+    takes it over). None: no such customer, and the caller goes the long way (enrolment)."""
+    by_our_id, params = reference_params(account_id, reference)
+    row = (await session.execute(_sale_customer_select(by_our_id), params)).one_or_none()
     if row is None:
         return None
-    if row.id is None:
-        return Claim(row.sale_id, None)
     balance, has_webhooks = locked_balance(row)
-    return Claim(row.sale_id, SaleCustomer(row, balance, has_webhooks))
+    return SaleCustomer(row, balance, has_webhooks)
 
 
 # Built once, bound per call (see ledger.repository): the commit's own statements.

@@ -393,15 +393,17 @@ def _whole_points(value: Decimal | None, parameter: str) -> int:
 
 
 async def _lock_sale_customer(
-    session: AsyncSession,
-    context: AccountContext,
-    agent: AgentRef,
-    found: repository.SaleCustomer | None,
-    now: datetime,
+    session: AsyncSession, context: AccountContext, agent: AgentRef, now: datetime
 ) -> tuple[customers_service.CustomerRef | None, ledger_service.LockedCustomer | None]:
     """The sale's customer, share-locked (the status read stays true until commit), and their
-    write lock. A known customer came locked with the claim; one enrolled on the spot goes
-    the long way."""
+    write lock: one round trip for a known customer; one enrolled on the spot goes the long
+    way."""
+    reference = (agent.reference or "").strip()
+    found = (
+        await repository.lock_sale_customer(session, context.account_id, reference)
+        if reference
+        else None
+    )
     if found is not None:
         known = customers_service.ref_from_row(found.row)
         locked = await ledger_service.adopt_lock(
@@ -464,30 +466,27 @@ async def confirm_sale(
     )
     key = sale_key(body)
     fingerprint = request_hash(body)
-    claim = {
-        "account_id": context.account_id,
-        "idempotency_key": key,
-        "request_hash": fingerprint,
-        "moysklad_id": body.document_id,
-        "name": body.name,
-        "moment": body.moment,
-        "retail_store_id": body.retailStore.store_id if body.retailStore else None,
-        "total_minor": total_minor,
-        "paid_minor": paid_minor,
-        "cash_sum_minor": roubles_to_minor(body.cashSum) if body.cashSum is not None else None,
-        "no_cash_sum_minor": roubles_to_minor(body.noCashSum)
-        if body.noCashSum is not None
-        else None,
-        "requested_earn_points": body.bonusProgram.bonusValueToEarn if body.bonusProgram else None,
-    }
-    reference = (body.agent.reference or "").strip() if body.agent is not None else ""
-    found = None
-    if reference:
-        claimed = await repository.claim_with_customer(session, claim, reference)
-        sale_id = claimed.sale_id if claimed is not None else None
-        found = claimed.customer if claimed is not None else None
-    else:
-        sale_id = await repository.claim(session, claim)
+    sale_id = await repository.claim(
+        session,
+        {
+            "account_id": context.account_id,
+            "idempotency_key": key,
+            "request_hash": fingerprint,
+            "moysklad_id": body.document_id,
+            "name": body.name,
+            "moment": body.moment,
+            "retail_store_id": body.retailStore.store_id if body.retailStore else None,
+            "total_minor": total_minor,
+            "paid_minor": paid_minor,
+            "cash_sum_minor": roubles_to_minor(body.cashSum) if body.cashSum is not None else None,
+            "no_cash_sum_minor": roubles_to_minor(body.noCashSum)
+            if body.noCashSum is not None
+            else None,
+            "requested_earn_points": body.bonusProgram.bonusValueToEarn
+            if body.bonusProgram
+            else None,
+        },
+    )
     if sale_id is None:
         stored = await repository.get_by_key(session, context.account_id, key)
         if stored is None or stored.request_hash != fingerprint:
@@ -497,7 +496,7 @@ async def confirm_sale(
     # Lock order: the customer's balance, their tier, then vouchers and certificates
     # (ledger.vouchers).
     customer, locked = (
-        await _lock_sale_customer(session, context, body.agent, found, now)
+        await _lock_sale_customer(session, context, body.agent, now)
         if body.agent is not None and body.agent.reference is not None
         else (None, None)
     )
