@@ -51,7 +51,7 @@ class CustomerRef:
         return self.status == ACTIVE
 
 
-def ref_from_row(row: Any) -> CustomerRef:
+def _ref(row: Any) -> CustomerRef:
     holds_vouchers = row._mapping.get("holds_vouchers")
     return CustomerRef(
         row.id,
@@ -208,7 +208,7 @@ async def _update(
 ) -> CustomerRef:
     if existing.status in CLOSED:
         # Personal data of an erased (or merged) customer is not collected again.
-        return ref_from_row(existing)
+        return _ref(existing)
     changes = dict(profile)
     # The till may name one person by a MoySklad id and a syncId that we hold as two customers;
     # an identifier another customer owns is never taken from it (merging is an operator's call).
@@ -247,7 +247,7 @@ async def find_customer(
     row = await repository.find_by_reference(
         session, context.account_id, reference.strip(), for_share=share
     )
-    return None if row is None else ref_from_row(row)
+    return None if row is None else _ref(row)
 
 
 async def find_or_enroll(
@@ -287,7 +287,7 @@ async def find_or_enroll(
             session, context.account_id, reference, sync_id
         )
         if existing is not None:
-            return ref_from_row(existing)
+            return _ref(existing)
         if attempt == 0:
             profile.pop("card_number", None)
     return None

@@ -65,22 +65,14 @@ _CUSTOMER_BALANCE = sa.and_(
     customer_balance.c.customer_id == sa.bindparam("customer_id"),
 )
 _GET_BALANCE = sa.select(*_BALANCE_COLUMNS).where(_CUSTOMER_BALANCE)
-# What the customer's write lock reads. A statement that takes the lock itself (joined to
-# `customer_balance`, `FOR UPDATE OF customer_balance`) selects these and hands the row to
-# `locked_balance`, then `ledger.service.adopt_lock`.
-LOCKED_BALANCE_COLUMNS = (
-    *_BALANCE_COLUMNS,
-    has_endpoints_clause(customer_balance.c.account_id).label("has_webhooks"),
-)
 _LOCK_BALANCE = (
-    sa.select(*LOCKED_BALANCE_COLUMNS).where(_CUSTOMER_BALANCE).with_for_update(of=customer_balance)
+    sa.select(
+        *_BALANCE_COLUMNS,
+        has_endpoints_clause(customer_balance.c.account_id).label("has_webhooks"),
+    )
+    .where(_CUSTOMER_BALANCE)
+    .with_for_update(of=customer_balance)
 )
-
-
-def locked_balance(row: Any) -> tuple[Balance, bool]:
-    """(the stored balance, whether the account has webhook endpoints) from a row that selected
-    `LOCKED_BALANCE_COLUMNS`."""
-    return _balance(row), bool(row.has_webhooks)
 
 
 async def get_balance(
@@ -98,7 +90,7 @@ async def lock_balance(
     The same round trip tells whether the account has webhook endpoints (events to write)."""
     params = {"account_id": account_id, "customer_id": customer_id}
     row = (await session.execute(_LOCK_BALANCE, params)).one_or_none()
-    return None if row is None else locked_balance(row)
+    return None if row is None else (_balance(row), bool(row.has_webhooks))
 
 
 async def customer_moysklad_id(

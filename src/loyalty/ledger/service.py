@@ -51,20 +51,17 @@ class LockedCustomer:
     _lots: list[Lot] | None = field(default=None, repr=False)
     _event_subject: dict[str, str | None] | None = field(default=None, repr=False)
 
-    def know_subject(self, moysklad_id: str | None) -> None:
-        self._event_subject = {
-            "customerId": str(self.customer_id),
-            "customerMoyskladId": moysklad_id,
-        }
-
     async def event_subject(self, session: AsyncSession) -> dict[str, str | None]:
         """Who webhook events are about: our id and MoySklad's (read once, only for accounts
         with webhooks)."""
         if self._event_subject is None:
-            self.know_subject(
-                await repository.customer_moysklad_id(session, self.account_id, self.customer_id)
+            moysklad_id = await repository.customer_moysklad_id(
+                session, self.account_id, self.customer_id
             )
-        assert self._event_subject is not None
+            self._event_subject = {
+                "customerId": str(self.customer_id),
+                "customerMoyskladId": moysklad_id,
+            }
         return self._event_subject
 
     async def lots(self, session: AsyncSession) -> list[Lot]:
@@ -127,31 +124,9 @@ async def lock_customer(
     if found is None:
         raise LookupError(f"customer {customer_id} has no balance row")
     stored, has_webhooks = found
-    return await _hold(session, LockedCustomer(account_id, customer_id, stored, has_webhooks), now)
-
-
-async def adopt_lock(
-    session: AsyncSession,
-    account_id: uuid.UUID,
-    customer_id: uuid.UUID,
-    moysklad_id: str | None,
-    stored: Balance,
-    has_webhooks: bool,
-    now: datetime,
-) -> LockedCustomer:
-    """The customer's write lock taken by the caller's own statement, which read the customer
-    too (see `repository.LOCKED_BALANCE_COLUMNS`): it saves `lock_customer`'s round trip, and
-    webhook events need not read the MoySklad id again."""
+    remember_webhooks_flag(session, account_id, has_webhooks)
     locked = LockedCustomer(account_id, customer_id, stored, has_webhooks)
-    locked.know_subject(moysklad_id)
-    return await _hold(session, locked, now)
-
-
-async def _hold(session: AsyncSession, locked: LockedCustomer, now: datetime) -> LockedCustomer:
-    """Under the lock: the flag for webhook events, then the maturities that fell due."""
-    remember_webhooks_flag(session, locked.account_id, locked.has_webhooks)
-    next_maturity_at = locked.balance.next_maturity_at
-    if next_maturity_at is not None and next_maturity_at <= now:
+    if stored.next_maturity_at is not None and stored.next_maturity_at <= now:
         await _post_maturities(session, locked, now)
     return locked
 

@@ -17,7 +17,6 @@ from loyalty.customers.repository import (
     reference_params,
     reference_select,
 )
-from loyalty.ledger.repository import LOCKED_BALANCE_COLUMNS, locked_balance
 from loyalty.ledger.schemas import Balance
 from loyalty.models import customer, customer_balance, sale, sale_line
 from loyalty.tiers.repository import window_total_column
@@ -44,12 +43,6 @@ class QuoteReads:
     window_total_minor: int = 0  # net purchases in the tier window (read only with tiers)
 
 
-_CUSTOMERS_BALANCE = sa.and_(
-    customer_balance.c.account_id == customer.c.account_id,
-    customer_balance.c.customer_id == customer.c.id,
-)
-
-
 @functools.cache
 def _quote_reads_select(by_our_id: bool, with_tier_window: bool) -> sa.Select[Any]:
     columns: list[Any] = [
@@ -71,7 +64,13 @@ def _quote_reads_select(by_our_id: bool, with_tier_window: bool) -> sa.Select[An
     return (
         reference_select(by_our_id)
         .with_only_columns(*columns)
-        .outerjoin(customer_balance, _CUSTOMERS_BALANCE)
+        .outerjoin(
+            customer_balance,
+            sa.and_(
+                customer_balance.c.account_id == customer.c.account_id,
+                customer_balance.c.customer_id == customer.c.id,
+            ),
+        )
     )
 
 
@@ -108,38 +107,6 @@ async def quote_reads(
         bool(row.holds_vouchers),
         int(row.window_total) if tier_window_since is not None else 0,
     )
-
-
-@dataclass(frozen=True)
-class SaleCustomer:
-    row: Any  # the customer, with `holds_vouchers`
-    balance: Balance  # as stored, locked
-    has_webhooks: bool
-
-
-@functools.cache
-def _sale_customer_select(by_our_id: bool) -> sa.Select[Any]:
-    # Lock order as in two statements: the customer shared (a block waits for the sale), then
-    # the balance for update (the customer's write lock), for the one row the ORDER BY chose.
-    return (
-        reference_select(by_our_id, "share")
-        .add_columns(*LOCKED_BALANCE_COLUMNS)
-        .join(customer_balance, _CUSTOMERS_BALANCE)
-        .suffix_with("FOR UPDATE OF customer_balance")
-    )
-
-
-async def lock_sale_customer(
-    session: AsyncSession, account_id: uuid.UUID, reference: str
-) -> SaleCustomer | None:
-    """A sale's customer and their write lock in one round trip (`ledger.service.adopt_lock`
-    takes it over). None: no such customer, and the caller goes the long way (enrolment)."""
-    by_our_id, params = reference_params(account_id, reference)
-    row = (await session.execute(_sale_customer_select(by_our_id), params)).one_or_none()
-    if row is None:
-        return None
-    balance, has_webhooks = locked_balance(row)
-    return SaleCustomer(row, balance, has_webhooks)
 
 
 # Built once, bound per call (see ledger.repository): the commit's own statements.

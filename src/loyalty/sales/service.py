@@ -392,45 +392,6 @@ def _whole_points(value: Decimal | None, parameter: str) -> int:
     return int(value)
 
 
-async def _lock_sale_customer(
-    session: AsyncSession, context: AccountContext, agent: AgentRef, now: datetime
-) -> tuple[customers_service.CustomerRef | None, ledger_service.LockedCustomer | None]:
-    """The sale's customer, share-locked (the status read stays true until commit), and their
-    write lock: one round trip for a known customer; one enrolled on the spot goes the long
-    way."""
-    reference = (agent.reference or "").strip()
-    found = (
-        await repository.lock_sale_customer(session, context.account_id, reference)
-        if reference
-        else None
-    )
-    if found is not None:
-        known = customers_service.ref_from_row(found.row)
-        locked = await ledger_service.adopt_lock(
-            session,
-            context.account_id,
-            known.id,
-            known.moysklad_id,
-            found.balance,
-            found.has_webhooks,
-            now,
-        )
-        return known, locked
-    customer = await customers_service.find_or_enroll(
-        session,
-        context,
-        reference=agent.reference,
-        sync_id=None,
-        fields=_agent_fields(agent),
-        now=now,
-        share=True,
-    )
-    if customer is None:
-        return None, None
-    locked = await ledger_service.lock_customer(session, context.account_id, customer.id, now)
-    return customer, locked
-
-
 async def confirm_sale(
     session: AsyncSession,
     context: AccountContext,
@@ -493,13 +454,17 @@ async def confirm_sale(
             raise SaleAlreadyRecordedWithDifferentContent()
         return SaleOutcome(replayed=True)
 
-    # Lock order: the customer's balance, their tier, then vouchers and certificates
-    # (ledger.vouchers).
-    customer, locked = (
-        await _lock_sale_customer(session, context, body.agent, now)
-        if body.agent is not None and body.agent.reference is not None
-        else (None, None)
-    )
+    customer = None
+    if body.agent is not None and body.agent.reference is not None:
+        customer = await customers_service.find_or_enroll(
+            session,
+            context,
+            reference=body.agent.reference,
+            sync_id=None,
+            fields=_agent_fields(body.agent),
+            now=now,
+            share=True,  # no extra round trip; holds the status true until commit
+        )
     if spend and customer is None:
         raise SpendWithoutCustomer()
     if spend and customer is not None and not customer.active:
@@ -511,6 +476,13 @@ async def confirm_sale(
         name=f"till:{context.token_id}",
         retail_store_id=body.retailStore.store_id if body.retailStore else None,
         document=body.document_id or body.name,
+    )
+    # Lock order: the customer's balance, their tier, then vouchers and certificates
+    # (ledger.vouchers).
+    locked = (
+        await ledger_service.lock_customer(session, context.account_id, customer.id, now)
+        if customer is not None
+        else None
     )
     locked_standing = None
     if context.tiers and customer is not None:
