@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from loyalty.common.gc_tuning import tune_for_serving
+
 
 @dataclass(frozen=True)
 class Request:
@@ -258,9 +260,7 @@ def run(coroutine: Awaitable[RunResult]) -> RunResult:
     the service's latency (an open-loop p99 of 100 ms where the service answered in 6): during a
     run it collects as rarely as a serving worker does."""
     previous = gc.get_threshold()
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    tune_for_serving()
     try:
         try:
             import uvloop

@@ -31,6 +31,7 @@ from tests.conftest import Tenant, create_tenant
 from tests.support import payloads
 from tests.support.db import Database
 from tests.support.server import LiveServer
+from tests.support.waiting import wait_until
 
 SOON_SECONDS = 2.0  # how long a change may take to reach the tills (a notification: milliseconds)
 
@@ -52,11 +53,7 @@ def shop(db: Database, cached_server: LiveServer) -> Iterator[Tenant]:
 
 
 def _wait_until(condition: Callable[[], Any], failure: str) -> float:
-    started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < SOON_SECONDS, failure
-        time.sleep(0.01)
-    return time.monotonic() - started
+    return wait_until(condition, failure, seconds=SOON_SECONDS)
 
 
 def _execute(db: Database, sql: str) -> None:
@@ -187,10 +184,7 @@ def test_without_its_triggers_the_cache_stays_off(
         assert _earned(shop, ms_id) == 50  # still served, from the database
     finally:
         _execute(db, f"ALTER TABLE category_rule ENABLE TRIGGER {trigger}")
-    deadline = time.monotonic() + 10
-    while not cache.live:
-        assert time.monotonic() < deadline, "the cache did not come back with its triggers"
-        time.sleep(0.05)
+    wait_until(lambda: cache.live, "the cache did not come back with its triggers", seconds=10)
 
 
 def test_every_table_a_token_resolves_from_announces_its_changes(

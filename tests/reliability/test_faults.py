@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import asyncpg
 import httpx
@@ -19,6 +19,7 @@ from tests.support import payloads
 from tests.support.db import Database
 from tests.support.faultproxy import FaultProxy, proxied_url, upstream_for
 from tests.support.server import LiveServer
+from tests.support.waiting import wait_until
 
 PRODUCT = "9c56720c-e8a7-4fdc-aea4-7104f28207be"
 
@@ -114,21 +115,14 @@ class TestConnectionLoss:
         self, proxied: Tenant, proxy: FaultProxy, proxied_server: LiveServer
     ) -> None:
         cache = proxied_server.app.state.account_cache
-        _wait(lambda: cache.live, 10, "the listener never connected")
+        wait_until(lambda: cache.live, "the listener never connected", seconds=10)
         # A link that still delivers bytes, but too late: the heartbeat (2 s) cannot come back.
         proxy.latency_seconds = 3.0
         started = time.monotonic()
-        _wait(lambda: not cache.live, 6, "the cache stayed on without hearing back")
+        wait_until(lambda: not cache.live, "the cache stayed on without hearing back", seconds=6)
         assert time.monotonic() - started < 5.5
         proxy.latency_seconds = 0
-        _wait(lambda: cache.live, 15, "the listener did not come back")
-
-
-def _wait(condition: Callable[[], object], seconds: float, failure: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, failure
-        time.sleep(0.02)
+        wait_until(lambda: cache.live, "the listener did not come back", seconds=15)
 
 
 class TestDeadlines:
