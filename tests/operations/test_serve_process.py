@@ -190,7 +190,7 @@ def test_two_workers_serve_report_together_and_drain_on_sigterm(
                 except httpx.TransportError as error:
                     background.append(type(error).__name__)
 
-    traffic = threading.Thread(target=background_traffic)
+    traffic = threading.Thread(target=background_traffic, daemon=True)
     with ThreadPoolExecutor(max_workers=len(sale_ids)) as pool:
         try:
             sales: list[Future[httpx.Response]] = [
@@ -211,6 +211,7 @@ def test_two_workers_serve_report_together_and_drain_on_sigterm(
             assert served.process.poll() is None, "exited with requests in flight"
             assert not any(future.done() for future in sales)
         finally:
+            stop_background.set()  # a failure above must not leave the thread running
             lock.release()
         responses = [future.result(timeout=120) for future in sales]
     till.close()

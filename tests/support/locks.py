@@ -26,7 +26,12 @@ class HeldRowLock:
         return self._loop.run_until_complete(awaitable)
 
     def waiting_requests(self) -> int:
-        """Server connections of this database blocked on a lock right now."""
+        """Server connections of this database blocked on a lock right now.
+
+        The lock's own transaction asks, and PostgreSQL keeps the first activity snapshot taken
+        in a transaction until it ends: without clearing it, connections the server opened
+        after the first look would never be seen."""
+        self._run(self._connection.execute("SELECT pg_stat_clear_snapshot()"))
         return int(
             self._run(
                 self._connection.fetchval(
