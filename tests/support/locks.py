@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import asyncpg
+
+from tests.support.waiting import wait_until
 
 
 def plain_url(url: str) -> str:
@@ -42,10 +43,11 @@ class HeldRowLock:
         )
 
     def wait_for_waiting_requests(self, count: int, timeout_seconds: float = 30) -> None:
-        deadline = time.monotonic() + timeout_seconds
-        while self.waiting_requests() < count:
-            assert time.monotonic() < deadline, f"fewer than {count} requests reached the lock"
-            time.sleep(0.05)
+        wait_until(
+            lambda: self.waiting_requests() >= count,
+            f"fewer than {count} requests reached the lock",
+            seconds=timeout_seconds,
+        )
 
     def release(self) -> None:
         if not self._loop.is_closed():
