@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     # The whole request, queueing for a connection included, must answer within this.
     REQUEST_DEADLINE_SECONDS: float = Field(default=2.0, gt=0)
     # Load shedding, per worker: at most this many requests run at once (unset: the pool's
-    # size plus overflow); one that cannot start within the wait gets a fast 503. The wait is
+    # size); one that cannot start within the wait gets a fast 503. The wait is
     # the shorter one while a queue stands (overload, not a burst: common/middleware.py).
     MAX_REQUESTS_IN_FLIGHT: int | None = Field(default=None, ge=1, le=10_000)
     ADMISSION_WAIT_SECONDS: float = Field(default=1.0, gt=0)

@@ -83,8 +83,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # Inside the deadline, so time spent waiting for admission counts toward it.
     app.add_middleware(
         AdmissionMiddleware,
-        max_in_flight=settings.MAX_REQUESTS_IN_FLIGHT
-        or settings.DATABASE_POOL_SIZE + settings.DATABASE_MAX_OVERFLOW,
+        # The pool's size, not size plus overflow: a steady load above the pool would open
+        # and close overflow connections all the time, each a server process, type look-ups
+        # and five fresh plans per statement. Overflow stays for what admission does not
+        # count: health checks, and requests still rolling back after their deadline.
+        max_in_flight=settings.MAX_REQUESTS_IN_FLIGHT or settings.DATABASE_POOL_SIZE,
         burst_wait_seconds=settings.ADMISSION_WAIT_SECONDS,
         overload_wait_seconds=settings.ADMISSION_WAIT_OVERLOADED_SECONDS,
     )

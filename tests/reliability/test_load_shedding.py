@@ -159,3 +159,59 @@ def test_a_standing_queue_is_shed_sooner_than_a_burst(limited: Tenant, database_
     assert early and late
     assert min(early) >= ADMISSION_WAIT_SECONDS * 0.9
     assert max(late) < ADMISSION_WAIT_SECONDS * 0.75
+
+
+POOL_SIZE = 3
+
+
+def test_by_default_admission_keeps_to_the_pool(
+    app_settings: Settings, db: Database, database_url: str
+) -> None:
+    """Unset, the in-flight limit is the pool's size: more concurrent requests queue at
+    admission instead of opening overflow connections (which a steady load would open and
+    close without end)."""
+    settings = app_settings.model_copy(
+        update={
+            "MAX_REQUESTS_IN_FLIGHT": None,
+            "DATABASE_POOL_SIZE": POOL_SIZE,
+            "DATABASE_MAX_OVERFLOW": POOL_SIZE,
+            "ADMISSION_WAIT_SECONDS": 5.0,
+            "DATABASE_LOCK_TIMEOUT_MS": 8000,
+            "DATABASE_STATEMENT_TIMEOUT_MS": 9000,
+            "REQUEST_DEADLINE_SECONDS": 10.0,
+        }
+    )
+    server = LiveServer(create_app(settings, clock=Clock()))
+    server.start()
+    tenant = create_tenant(db, server)
+    try:
+        customer = tenant.register()
+        sale = seller(tenant, customer)
+        with ThreadPoolExecutor(max_workers=2 * POOL_SIZE) as pool:
+            with customer_held(database_url, customer):
+                pending = [pool.submit(sale, index) for index in range(2 * POOL_SIZE)]
+                seen = wait_for_connections_in_use(server, POOL_SIZE)
+                time.sleep(0.5)  # the others had time to take an overflow connection
+                seen = max(seen, connections_in_use(server))
+            statuses = [future.result()[0] for future in pending]
+        assert seen == POOL_SIZE
+        assert statuses == [201] * (2 * POOL_SIZE)
+    finally:
+        tenant.client.close()
+        server.stop()
+
+
+def connections_in_use(server: LiveServer) -> int:
+    """Connections checked out of this server's own pool (the metrics gauge sums every app
+    of the test process)."""
+    checked_out: int = server.app.state.engine.pool.checkedout()
+    return checked_out
+
+
+def wait_for_connections_in_use(server: LiveServer, count: int) -> int:
+    deadline = time.monotonic() + 10
+    seen = connections_in_use(server)
+    while seen < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+        seen = connections_in_use(server)
+    return seen

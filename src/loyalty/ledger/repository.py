@@ -284,6 +284,9 @@ async def claim_transaction(session: AsyncSession, header: TransactionHeader) ->
 # A whole posting in one round trip: the header (claimed under its key), the draws from the
 # customer's lots and their movements, the new lot, and the entries in the given order
 # (credits first). A key already taken writes nothing. Draws and the lot may be empty.
+# The draws come through `ledger_lot_draws` (migration 0011) so that PostgreSQL caches one
+# generic plan instead of planning every posting anew; a movement is written only for a lot
+# the UPDATE drew from, and the caller checks that every draw found its lot.
 _POST_TRANSACTION = sa.text(
     """
     WITH claimed AS (
@@ -296,20 +299,18 @@ _POST_TRANSACTION = sa.text(
         RETURNING id
     ), drawn AS (
         UPDATE points_lot
-           SET remaining_points = points_lot.remaining_points - draw.take,
-               state = CASE WHEN points_lot.remaining_points - draw.take = 0
+           SET remaining_points = points_lot.remaining_points - draw.take_points,
+               state = CASE WHEN points_lot.remaining_points - draw.take_points = 0
                             THEN 'closed' ELSE points_lot.state END
           FROM claimed,
-               unnest(CAST(:draw_lot_ids AS bigint[]), CAST(:draw_points AS bigint[]))
-                   AS draw(lot_id, take)
+               ledger_lot_draws(CAST(:draw_lot_ids AS bigint[]),
+                                CAST(:draw_points AS bigint[])) AS draw
          WHERE points_lot.account_id = :account_id AND points_lot.id = draw.lot_id
-        RETURNING points_lot.id
+        RETURNING claimed.id AS transaction_id, points_lot.id AS lot_id, draw.take_points
     ), movements AS (
         INSERT INTO points_lot_movement (account_id, transaction_id, lot_id, amount_points)
-        SELECT :account_id, claimed.id, draw.lot_id, -draw.take
-          FROM claimed,
-               unnest(CAST(:draw_lot_ids AS bigint[]), CAST(:draw_points AS bigint[]))
-                   AS draw(lot_id, take)
+        SELECT :account_id, drawn.transaction_id, drawn.lot_id, -drawn.take_points
+          FROM drawn
     ), lot AS (
         INSERT INTO points_lot (account_id, customer_id, transaction_id, amount_points,
                                 remaining_points, state, activates_at, expires_at)
