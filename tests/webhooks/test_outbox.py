@@ -15,6 +15,7 @@ from loyalty.common.clock import Clock
 from loyalty.ledger import service as ledger_service
 from loyalty.ledger.schemas import LotTerms, TransactionKind
 from loyalty.webhooks import service as webhooks_service
+from tests.backoffice.conftest import back_office
 from tests.conftest import Tenant
 from tests.support import payloads
 from tests.support.vouchers import Operator
@@ -222,3 +223,86 @@ def test_tier_moves_emit_tier_changed_with_the_sale_and_the_return(
     ]
     assert moves[-2:] == [("Бронза", "Серебро", "sale"), ("Серебро", "Бронза", "return")]
     assert {row["event_type"] for row in outbox(tenant.db, tenant.account_id)} == {"tier.changed"}
+
+
+def test_a_transfer_emits_points_transferred_once(
+    operator: Operator, receiver: FakeReceiver, tenant: Tenant
+) -> None:
+    office = back_office(tenant)
+    operator.ok(
+        operator.post("/webhooks", {"url": receiver.url, "eventTypes": ["points.transferred"]}),
+        201,
+    )
+    source, target = office.customer(), office.customer()
+    office.ok(office.adjust(source, 100))
+    assert outbox(tenant.db, tenant.account_id) == []  # an adjustment is not a transfer
+
+    first = office.ok(office.transfer(source, target, 40, key="move-1"))
+    office.ok(office.transfer(source, target, 40, key="move-1"))  # a replay
+
+    [event] = outbox(tenant.db, tenant.account_id)
+    assert event["event_type"] == "points.transferred"
+    assert event["payload"] == {
+        "customerId": source,
+        "customerMoyskladId": office.ms_id(source),
+        "recipientCustomerId": target,
+        "recipientCustomerMoyskladId": office.ms_id(target),
+        "transactionId": first["transactionId"],
+        "transactionKind": "transfer",
+        "points": 40,
+    }
+
+
+def test_a_merge_emits_customer_merged_with_what_moved(
+    operator: Operator, receiver: FakeReceiver, tenant: Tenant
+) -> None:
+    office = back_office(tenant)
+    operator.ok(
+        operator.post(
+            "/webhooks", {"url": receiver.url, "eventTypes": ["customer.merged", *ALL_POINTS]}
+        ),
+        201,
+    )
+    survivor, duplicate, empty = office.customer(), office.customer(), office.customer()
+    office.ok(office.adjust(duplicate, 70))
+    before = len(outbox(tenant.db, tenant.account_id))  # the adjustment's points.earned
+
+    office.ok(office.client.post(f"/customers/{survivor}/merge", json={"duplicateId": duplicate}))
+    office.ok(office.client.post(f"/customers/{survivor}/merge", json={"duplicateId": duplicate}))
+    # A duplicate that held nothing is merged all the same, with no ledger transaction.
+    office.ok(office.client.post(f"/customers/{survivor}/merge", json={"duplicateId": empty}))
+
+    merged = [
+        event["payload"]
+        for event in outbox(tenant.db, tenant.account_id)[before:]
+        if event["event_type"] == "customer.merged"
+    ]
+    assert len(outbox(tenant.db, tenant.account_id)) == before + 2  # no points.* for a merge
+    transaction_id = tenant.db.scalar(
+        "SELECT id FROM ledger_transaction WHERE account_id = :account AND kind = 'merge'",
+        account=tenant.account_id,
+    )
+    survivor_fields = {
+        "customerId": survivor,
+        "customerMoyskladId": office.ms_id(survivor),
+        "transactionKind": "merge",
+        "pendingPoints": 0,
+        "debtPoints": 0,
+        "vouchers": 0,
+    }
+    assert merged == [
+        survivor_fields
+        | {
+            "duplicateCustomerId": duplicate,
+            "duplicateCustomerMoyskladId": office.ms_id(duplicate),
+            "transactionId": transaction_id,
+            "availablePoints": 70,
+        },
+        survivor_fields
+        | {
+            "duplicateCustomerId": empty,
+            "duplicateCustomerMoyskladId": office.ms_id(empty),
+            "transactionId": None,
+            "availablePoints": 0,
+        },
+    ]

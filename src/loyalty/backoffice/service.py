@@ -33,6 +33,7 @@ from loyalty.common.phones import mask_phone, normalise_phone, phone_lookup_key
 from loyalty.common.schemas import decimal_as_json_number
 from loyalty.customers.repository import PERSONAL_COLUMNS
 from loyalty.customers.service import decrypt_phone, phone_columns
+from loyalty.ledger import events as ledger_events
 from loyalty.ledger import repository as ledger_repository
 from loyalty.ledger import service as ledger_service
 from loyalty.ledger.errors import InsufficientPoints
@@ -40,6 +41,7 @@ from loyalty.ledger.schemas import Balance, LedgerLine, TransactionKind
 from loyalty.program import service as program_service
 from loyalty.program.rules import immediate_terms
 from loyalty.program.schemas import ProgramSettings
+from loyalty.webhooks import service as webhooks_service
 
 CLOSED = ("merged", "erased")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -398,7 +400,7 @@ async def merge(
         session, account_id, [survivor_id, duplicate_id], now
     )
     moved = locked[duplicate_id].balance
-    await ledger_service.merge(
+    transaction_id = await ledger_service.merge(
         session,
         locked[duplicate_id],
         locked[survivor_id],
@@ -417,6 +419,22 @@ async def merge(
         duplicate_id,
         {"status": "merged", "merged_into_id": survivor_id, "status_changed_at": now},
     )
+    if locked[survivor_id].has_webhooks:
+        await webhooks_service.emit(
+            session,
+            account_id,
+            "customer.merged",
+            ledger_events.merge_event(
+                await locked[survivor_id].event_subject(session),
+                await locked[duplicate_id].event_subject(session),
+                transaction_id=transaction_id,
+                moved_available_points=moved.available_points,
+                moved_pending_points=moved.pending_points,
+                moved_debt_points=moved.debt_points,
+                moved_vouchers=vouchers_moved,
+            ),
+            occurred_at=now,
+        )
     await audit_service.record(
         session,
         _event(

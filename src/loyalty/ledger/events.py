@@ -52,3 +52,45 @@ def ledger_events(
     if earned:
         events.append(("points.earned", base | {"points": earned}))
     return events
+
+
+def transfer_event(
+    source: dict[str, str | None],
+    recipient: dict[str, str | None],
+    *,
+    transaction_id: int,
+    points: int,
+) -> dict[str, Any]:
+    """`points.transferred`: the customer fields name the source, as the customer who loses
+    points in `points.spent`; `recipient…` the customer who received them."""
+    return source | {
+        "recipientCustomerId": recipient["customerId"],
+        "recipientCustomerMoyskladId": recipient["customerMoyskladId"],
+        "transactionId": transaction_id,
+        "transactionKind": TransactionKind.transfer.value,
+        "points": points,
+    }
+
+
+def merge_event(
+    survivor: dict[str, str | None],
+    duplicate: dict[str, str | None],
+    *,
+    transaction_id: int | None,
+    moved_available_points: int,
+    moved_pending_points: int,
+    moved_debt_points: int,
+    moved_vouchers: int,
+) -> dict[str, Any]:
+    """`customer.merged`: the customer fields name the survivor; `transactionId` is null when
+    the duplicate held no points or debt."""
+    return survivor | {
+        "duplicateCustomerId": duplicate["customerId"],
+        "duplicateCustomerMoyskladId": duplicate["customerMoyskladId"],
+        "transactionId": transaction_id,
+        "transactionKind": TransactionKind.merge.value,
+        "availablePoints": moved_available_points,
+        "pendingPoints": moved_pending_points,
+        "debtPoints": moved_debt_points,
+        "vouchers": moved_vouchers,
+    }

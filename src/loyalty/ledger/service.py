@@ -7,8 +7,10 @@ Rules every function here keeps:
 - activations and expiries that fell due are posted before anything else is decided, so a
   balance is never spent after it expired;
 - services never commit: the request (or job) that called us owns the transaction;
-- every posting writes its entries through `_record` or `_post`, which also write its webhook
-  events (for accounts with endpoints) in the same transaction.
+- every posting writes its webhook events (for accounts with endpoints) in its own
+  transaction: `_record` and `_post` derive them from the entries; a transfer writes
+  `points.transferred`; a merge's `customer.merged` is written by the back office's merge,
+  which also moves vouchers and happens even when the duplicate held no points.
 """
 
 from __future__ import annotations
@@ -848,6 +850,19 @@ async def transfer(
     entries = await _receive(session, target, transaction_id, portions, now)
     entries.append(Entry(Bucket.available, -points, source.customer_id))
     await repository.insert_entries(session, source.account_id, transaction_id, entries)
+    if source.has_webhooks:
+        await emit(
+            session,
+            source.account_id,
+            "points.transferred",
+            events.transfer_event(
+                await source.event_subject(session),
+                await target.event_subject(session),
+                transaction_id=transaction_id,
+                points=points,
+            ),
+            occurred_at=now,
+        )
     source.balance = Balance(
         source.balance.available_points - points,
         source.balance.pending_points,

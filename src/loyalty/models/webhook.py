@@ -15,6 +15,8 @@ WEBHOOK_EVENT_TYPES = (
     "points.expiring",
     "tier.changed",
     "voucher.redeemed",
+    "points.transferred",
+    "customer.merged",
 )
 DELIVERY_STATUSES = ("pending", "delivered", "dead", "cancelled")
 
