@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from tests.backoffice.conftest import BackOffice, problem
 from tests.conftest import Tenant, assert_ledger_consistent
 from tests.support import payloads
+
+LOTS = 40  # more than ledger.repository.LOTS_PER_READ (16)
 
 
 class TestLedger:
@@ -119,6 +124,35 @@ class TestTransfers:
         assert len(expiries) == 1  # the moved points expire when the originals would have
         actions = {item["action"] for item in office.audit(source) + office.audit(target)}
         assert {"points.transfer_out", "points.transfer_in"} <= actions
+
+    def test_a_transfer_reads_only_the_lots_it_moves(
+        self, tenant: Tenant, office: BackOffice
+    ) -> None:
+        source, target = office.customer(), office.customer()
+        for _ in range(LOTS):
+            office.ok(office.adjust(source, 5))
+        sent: list[str] = []
+
+        def record(*args: Any) -> None:
+            sent.append(str(args[2]))
+
+        event.listen(Engine, "before_cursor_execute", record)
+        try:
+            moved = office.ok(office.transfer(source, target, 150))  # 30 lots, past one page
+        finally:
+            event.remove(Engine, "before_cursor_execute", record)
+        assert moved["fromBalance"]["availablePoints"] == 5 * LOTS - 150
+        assert moved["toBalance"]["availablePoints"] == 150
+        lot_reads = [sql for sql in sent if "FROM points_lot" in sql and "SELECT" in sql]
+        assert lot_reads and all("LIMIT" in sql for sql in lot_reads), lot_reads
+        remaining = tenant.db.fetch(
+            "SELECT remaining_points FROM points_lot WHERE account_id = :account"
+            " AND customer_id = :customer ORDER BY id",
+            account=tenant.account_id,
+            customer=uuid.UUID(source),
+        )
+        # Drawn in spend order: the oldest 30 lots are empty, the newest 10 untouched.
+        assert [row["remaining_points"] for row in remaining] == [0] * 30 + [5] * (LOTS - 30)
 
     def test_replay_is_applied_once_and_overdraft_is_409(self, office: BackOffice) -> None:
         source, target = office.customer(), office.customer()

@@ -838,7 +838,9 @@ async def transfer(
         raise InsufficientPoints(
             available_points=source.balance.available_points, requested_points=points
         )
-    lots = await source.lots(session)
+    # Only the first lots in spend order: a transfer from a customer with thousands of lots
+    # reads what it moves, as a spend does.
+    lots = await source.lots_to_spend(session, points, now)
     draws, unpaid = rules.draw_from_lots(lots, points, now)
     assert unpaid == 0, "lots disagree with the available balance"
     by_id = {lot.id: lot for lot in lots}
@@ -932,7 +934,9 @@ async def merge(
     entries += await _receive(session, survivor, transaction_id, portions, now)
     netted = min(survivor.balance.debt_points, survivor.balance.available_points)
     if netted:
-        net_draws, unpaid = rules.draw_from_lots(await survivor.lots(session), netted, now)
+        net_draws, unpaid = rules.draw_from_lots(
+            await survivor.lots_to_spend(session, netted, now), netted, now
+        )
         assert unpaid == 0, "lots disagree with the available balance"
         await repository.apply_draws(session, account_id, transaction_id, net_draws)
         entries += [
