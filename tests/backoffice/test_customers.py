@@ -7,6 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from loyalty.common.clock import Clock
 from tests.backoffice.conftest import BackOffice, problem
 from tests.conftest import Tenant, assert_ledger_consistent
@@ -242,8 +244,90 @@ class TestReplaceCard:
             item for item in office.audit(customer) if item["action"] == "customer.replace_card"
         ]
         assert record["before"]["cardNumber"] != record["after"]["cardNumber"]
-        # The old number is free again and can be given to someone else.
-        office.customer(discountCardNumber="OLD-CARD")
+
+    def test_a_replaced_card_is_never_given_out_again(
+        self, tenant: Tenant, office: BackOffice
+    ) -> None:
+        card = f"LOST-{uuid.uuid4().hex[:8]}"
+        customer = office.customer(discountCardNumber=card)
+        office.ok(
+            office.client.post(f"/customers/{customer}/replace-card", json={"cardNumber": "N-1"})
+        )
+
+        # At the till: a new customer with the lost card is refused in words the cashier acts on.
+        at_till = tenant.post(
+            "/counterparty", payloads.counterparty(payloads.new_id(), discountCardNumber=card)
+        )
+        assert at_till.status_code == 412, at_till.text
+        [error] = at_till.json()["errors"]
+        assert error["code"] == 41235 and error["parameter"] == "discountCardNumber"
+        assert "заменена" in error["error_message"]
+        # An existing customer cannot take it either, at the till or in the back office.
+        other_ms_id = tenant.register()
+        renamed = tenant.post(
+            "/counterparty", payloads.counterparty(other_ms_id, discountCardNumber=card)
+        )
+        assert renamed.status_code == 412 and renamed.json()["errors"][0]["code"] == 41235
+        other = office.customer()
+        problem(office.client.patch(f"/customers/{other}", json={"cardNumber": card}), 409, 40984)
+        problem(
+            office.client.post(f"/customers/{other}/replace-card", json={"cardNumber": card}),
+            409,
+            40984,
+        )
+        # Nor the customer who lost it.
+        problem(
+            office.client.post(f"/customers/{customer}/replace-card", json={"cardNumber": card}),
+            409,
+            40984,
+        )
+
+        # PostgreSQL refuses it whoever writes.
+        with pytest.raises(Exception, match="retired card number"):
+            tenant.db.fetch(
+                "UPDATE customer SET card_number = :card WHERE account_id = :account"
+                " AND id = :customer RETURNING id",
+                card=card,
+                account=tenant.account_id,
+                customer=uuid.UUID(other),
+            )
+
+        # Erasing the customer who held it forgets the number with the rest of their data.
+        office.ok(office.client.post(f"/customers/{customer}/erase", json={}))
+        office.customer(discountCardNumber=card)
+
+    def test_a_card_retired_while_a_till_registers_it_is_refused_not_taken(
+        self, tenant: Tenant, office: BackOffice
+    ) -> None:
+        """The till looks before the replacement commits and finds the number neither taken
+        nor retired; its insert waits on the old number's row, then the trigger refuses it."""
+        card = f"RACE-{uuid.uuid4().hex[:8]}"
+        customer = office.customer(discountCardNumber=card)
+        replacement = HeldRowLock(
+            tenant.db.url,
+            "WITH moved AS (UPDATE customer SET card_number = 'R-NEW-' || $3"
+            " WHERE account_id = $1 AND id = $2 RETURNING id)"
+            " INSERT INTO retired_card (account_id, card_number, customer_id, retired_at)"
+            " SELECT $1, $3, id, now() FROM moved RETURNING customer_id",
+            tenant.account_id,
+            uuid.UUID(customer),
+            card,
+        )
+        assert replacement.locked_rows == 1
+        client = tenant.new_client()
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            try:
+                registering = pool.submit(
+                    client.post,
+                    "/counterparty",
+                    json=payloads.counterparty(payloads.new_id(), discountCardNumber=card),
+                )
+                replacement.wait_for_waiting_requests(1)
+            finally:
+                replacement.release()
+            answer = registering.result(timeout=30)
+        assert answer.status_code == 412, answer.text
+        assert answer.json()["errors"][0]["code"] == 41235
 
 
 class TestMerge:

@@ -33,6 +33,17 @@ class CardTaken(DomainError):
         super().__init__("Эта карта уже выдана другому покупателю.", parameter=parameter)
 
 
+class CardRetired(DomainError):
+    http_status = 409
+    code = 40984
+    title = "Карта заменена"
+
+    def __init__(self, parameter: str = "cardNumber") -> None:
+        super().__init__(
+            "Эта карта заменена и больше не действует; выдайте другую.", parameter=parameter
+        )
+
+
 class PointsOverdraft(DomainError):
     http_status = 409
     code = 40982

@@ -21,6 +21,7 @@ from loyalty.audit import service as audit_service
 from loyalty.audit.schemas import AuditEvent
 from loyalty.backoffice import repository
 from loyalty.backoffice.errors import (
+    CardRetired,
     CardTaken,
     CustomerClosed,
     CustomerNotFound,
@@ -31,6 +32,7 @@ from loyalty.backoffice.errors import (
 from loyalty.common import crypto
 from loyalty.common.phones import mask_phone, normalise_phone, phone_lookup_key
 from loyalty.common.schemas import decimal_as_json_number
+from loyalty.customers import repository as customers_repository
 from loyalty.customers.repository import PERSONAL_COLUMNS
 from loyalty.customers.service import decrypt_phone, phone_columns
 from loyalty.ledger import events as ledger_events
@@ -255,9 +257,13 @@ async def _save(
         owner = await repository.card_owner(session, account_id, card)
         if owner is not None and owner != row.id:
             raise CardTaken(card_parameter)
+        if await customers_repository.card_retired(session, account_id, card):
+            raise CardRetired(card_parameter)
     try:
         await repository.update(session, account_id, row.id, changes)
     except IntegrityError as error:
+        if customers_repository.assigns_retired_card(error):
+            raise CardRetired(card_parameter) from error
         if "card_number" not in str(error.orig):
             raise
         # Another request gave the same card away a moment ago (unique key).
@@ -304,8 +310,8 @@ async def replace_card(
     actor: str,
     now: datetime,
 ) -> CustomerView:
-    """A new card for the same customer; the old number no longer finds them. Points are the
-    customer's, not the card's, so they stay."""
+    """A new card for the same customer; the old number no longer finds them and is retired:
+    never given out again. Points are the customer's, not the card's, so they stay."""
     card = card_number.strip()
     if not card:
         raise InvalidCustomerField("Укажите номер новой карты.", parameter="cardNumber")
@@ -318,6 +324,11 @@ async def replace_card(
             parameter="cardNumber",
         )
     await _save(session, account_id, before, {"card_number": card}, "cardNumber")
+    if before.card_number is not None:
+        # A lost or stolen card must not come back on another customer.
+        await customers_repository.retire_card(
+            session, account_id, customer_id, before.card_number, now
+        )
     after = await _require(session, account_id, customer_id)
     await audit_service.record(
         session,
@@ -776,6 +787,8 @@ async def erase(
             },
         )
         await repository.forget_verification_codes(session, account_id, customer_id)
+        # Card numbers link a person to the customer too; freed, they may be given out again.
+        await customers_repository.forget_retired_cards(session, account_id, customer_id)
         await audit_service.record(
             session,
             _event(

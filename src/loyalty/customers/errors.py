@@ -36,6 +36,16 @@ class CardNumberTaken(InvalidRequest):
         )
 
 
+class CardNumberRetired(InvalidRequest):
+    code = 41235
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Эта дисконтная карта заменена и больше не действует. Выдайте покупателю новую карту.",
+            parameter="discountCardNumber",
+        )
+
+
 class CustomerIdentityMissing(InvalidRequest):
     code = 41231
 

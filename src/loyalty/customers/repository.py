@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import functools
 import uuid
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loyalty.models import customer, voucher
+from loyalty.models import customer, retired_card, voucher
 from loyalty.vouchers.schemas import VoucherStatus, VoucherType
 
 
@@ -138,6 +140,59 @@ async def card_owner(
         )
     )
     return result.scalar_one_or_none()
+
+
+RETIRED_CARD_CONSTRAINT = "ck_customer_card_number_not_retired"  # migration 0013's trigger
+
+
+async def card_retired(session: AsyncSession, account_id: uuid.UUID, card_number: str) -> bool:
+    """Whether the number was replaced in the back office. Ask after `card_owner`: a
+    replacement commits the new card and the retirement together, so a look that found the
+    number free finds it retired if it was."""
+    found = await session.execute(
+        sa.select(
+            sa.exists().where(
+                retired_card.c.account_id == account_id,
+                retired_card.c.card_number == card_number,
+            )
+        )
+    )
+    return bool(found.scalar_one())
+
+
+async def retire_card(
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    customer_id: uuid.UUID,
+    card_number: str,
+    now: datetime,
+) -> None:
+    await session.execute(
+        pg_insert(retired_card)
+        .values(
+            account_id=account_id,
+            customer_id=customer_id,
+            card_number=card_number,
+            retired_at=now,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+async def forget_retired_cards(
+    session: AsyncSession, account_id: uuid.UUID, customer_id: uuid.UUID
+) -> None:
+    await session.execute(
+        sa.delete(retired_card).where(
+            retired_card.c.account_id == account_id, retired_card.c.customer_id == customer_id
+        )
+    )
+
+
+def assigns_retired_card(error: IntegrityError) -> bool:
+    """The write put a retired card number on a customer (the trigger of migration 0013)."""
+    cause = getattr(error.orig, "__cause__", None)
+    return getattr(cause, "constraint_name", None) == RETIRED_CARD_CONSTRAINT
 
 
 async def update(

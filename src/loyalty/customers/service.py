@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.accounts.schemas import AccountContext
@@ -16,6 +17,7 @@ from loyalty.common.phones import normalise_phone, phone_lookup_key
 from loyalty.config import Settings
 from loyalty.customers import repository
 from loyalty.customers.errors import (
+    CardNumberRetired,
     CardNumberTaken,
     CustomerAmbiguous,
     CustomerIdentityMissing,
@@ -128,17 +130,25 @@ async def _create(
 ) -> CustomerRef | None:
     """Insert a customer with a zero balance; None if a unique key is already taken."""
     customer_id = uuid.uuid4()
-    inserted = await repository.insert_if_absent(
-        session,
-        {
-            "account_id": context.account_id,
-            "id": customer_id,
-            "moysklad_id": moysklad_id,
-            "sync_id": sync_id,
-            "verified": verified,
-            **profile,
-        },
-    )
+    card = profile.get("card_number")
+    if card and await repository.card_retired(session, context.account_id, card):
+        raise CardNumberRetired()
+    try:
+        inserted = await repository.insert_if_absent(
+            session,
+            {
+                "account_id": context.account_id,
+                "id": customer_id,
+                "moysklad_id": moysklad_id,
+                "sync_id": sync_id,
+                "verified": verified,
+                **profile,
+            },
+        )
+    except IntegrityError as error:
+        if repository.assigns_retired_card(error):  # retired since the look above
+            raise CardNumberRetired() from error
+        raise
     if inserted is None:
         return None
     await ledger_service.open_customer(session, context.account_id, customer_id)
@@ -227,8 +237,15 @@ async def _update(
         owner = await repository.card_owner(session, context.account_id, card)
         if owner is not None and owner != existing.id:
             raise CardNumberTaken()
+        if await repository.card_retired(session, context.account_id, card):
+            raise CardNumberRetired()
     if changes:
-        await repository.update(session, context.account_id, existing.id, changes)
+        try:
+            await repository.update(session, context.account_id, existing.id, changes)
+        except IntegrityError as error:
+            if repository.assigns_retired_card(error):
+                raise CardNumberRetired() from error
+            raise
     return CustomerRef(
         existing.id,
         changes.get("moysklad_id", existing.moysklad_id),

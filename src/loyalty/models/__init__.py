@@ -2,7 +2,7 @@
 
 from loyalty.models.account import account, api_token, program_settings
 from loyalty.models.base import metadata
-from loyalty.models.customer import customer, customer_balance
+from loyalty.models.customer import customer, customer_balance, retired_card
 from loyalty.models.ledger import (
     CUSTOMER_BUCKETS,
     SYSTEM_BUCKETS,
@@ -73,6 +73,7 @@ __all__ = [
     "program_tier",
     "report_daily_store",
     "report_rollup",
+    "retired_card",
     "sale",
     "sale_line",
     "sales_return",

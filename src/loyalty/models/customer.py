@@ -56,6 +56,23 @@ customer = sa.Table(
     sa.Index("ix_customer_account_id_email_lower", "account_id", sa.text("lower(email)")),
 )
 
+# Card numbers replaced in the back office (migration 0013): never given out again, which a
+# trigger on `customer` enforces.
+retired_card = sa.Table(
+    "retired_card",
+    metadata,
+    sa.Column("account_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("card_number", sa.Text, primary_key=True),
+    sa.Column("customer_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("retired_at", sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(
+        ["account_id", "customer_id"],
+        ["customer.account_id", "customer.id"],
+        ondelete="RESTRICT",
+    ),
+    sa.Index("ix_retired_card_account_id_customer_id", "account_id", "customer_id"),
+)
+
 # Maintained only by the ledger_entry trigger (migrations/versions/*_core_ledger.py):
 # balance = Σ entries is enforced by PostgreSQL, not just by the application.
 customer_balance = sa.Table(
