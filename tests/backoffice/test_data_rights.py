@@ -49,6 +49,21 @@ class TestExport:
         # Looking at the data is itself recorded.
         assert "customer.export" in [record["action"] for record in office.audit(customer)]
 
+    def test_replaced_card_numbers_are_part_of_it(self, office: BackOffice) -> None:
+        customer = office.customer(**PERSONAL)
+        for number in ("DR-CARD-8", "DR-CARD-9"):
+            office.ok(
+                office.client.post(
+                    f"/customers/{customer}/replace-card", json={"cardNumber": number}
+                )
+            )
+        document = office.ok(office.client.get(f"/customers/{customer}/export"))
+        assert document["customer"]["card_number"] == "DR-CARD-9"
+        assert [card["cardNumber"] for card in document["retiredCards"]] == [
+            "DR-CARD-7",
+            "DR-CARD-8",
+        ]
+
     def test_read_only_keys_cannot_export(self, office: BackOffice, reader: BackOffice) -> None:
         customer = office.customer(**PERSONAL)
         problem(reader.client.get(f"/customers/{customer}/export"), 403, 40360)

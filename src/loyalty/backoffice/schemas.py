@@ -268,6 +268,13 @@ class ExportedCustomer(BaseModel):
     updated_at: str
 
 
+class ExportedRetiredCard(BaseModel):
+    """A card number the customer held before a replacement (never given out again)."""
+
+    cardNumber: str
+    retiredAt: str
+
+
 class ExportedLedgerLine(BaseModel):
     entryId: int
     transactionId: int
@@ -283,6 +290,7 @@ class ExportedLedgerLine(BaseModel):
 class ExportOut(BaseModel):
     exportedAt: str
     customer: ExportedCustomer
+    retiredCards: list[ExportedRetiredCard]
     balance: BalanceOut
     ledger: list[ExportedLedgerLine]
     vouchers: list[dict[str, Any]]

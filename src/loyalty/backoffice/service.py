@@ -727,6 +727,10 @@ async def export(
     document = {
         "exportedAt": now.isoformat(),
         "customer": personal_data(row),
+        "retiredCards": [
+            {"cardNumber": card.card_number, "retiredAt": card.retired_at.isoformat()}
+            for card in await customers_repository.retired_cards_of(session, account_id, row.id)
+        ],
         "balance": _balance_json(balance),
         "ledger": [
             {

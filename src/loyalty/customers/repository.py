@@ -179,6 +179,17 @@ async def retire_card(
     )
 
 
+async def retired_cards_of(
+    session: AsyncSession, account_id: uuid.UUID, customer_id: uuid.UUID
+) -> list[Any]:
+    rows = await session.execute(
+        sa.select(retired_card.c.card_number, retired_card.c.retired_at)
+        .where(retired_card.c.account_id == account_id, retired_card.c.customer_id == customer_id)
+        .order_by(retired_card.c.retired_at, retired_card.c.card_number)
+    )
+    return list(rows)
+
+
 async def forget_retired_cards(
     session: AsyncSession, account_id: uuid.UUID, customer_id: uuid.UUID
 ) -> None:
