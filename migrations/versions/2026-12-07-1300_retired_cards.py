@@ -1,11 +1,10 @@
 """Retired cards: a card number replaced in the back office is never given out again.
 
-The number is kept with the customer who held it. The trigger is the guarantee: any write that
-puts a retired number on a customer fails with its own error. The services check first and
-answer the cashier or operator in words; the trigger covers the moment between that check and
-the write, since a BEFORE trigger and the unique key alone would let a replacement committing
-meanwhile slip through (the insert waits on the old number's row, then finds it free), hence
-AFTER.
+The number is kept with the customer who held it. The trigger is the one check: any write
+that puts a retired number on a customer fails with its own constraint name, which the services
+turn into an answer for the cashier or operator. It runs AFTER the row is written, so it also
+sees a replacement that committed while an insert waited on the old number's row (a BEFORE
+trigger, like a look beforehand, would have found the number free).
 
 Revision ID: 0013
 Revises: 0012

@@ -299,8 +299,8 @@ class TestReplaceCard:
     def test_a_card_retired_while_a_till_registers_it_is_refused_not_taken(
         self, tenant: Tenant, office: BackOffice
     ) -> None:
-        """The till looks before the replacement commits and finds the number neither taken
-        nor retired; its insert waits on the old number's row, then the trigger refuses it."""
+        """The till's insert waits on the old number's row while the replacement is open,
+        then finds the number free: the trigger still refuses it, and the till says why."""
         card = f"RACE-{uuid.uuid4().hex[:8]}"
         customer = office.customer(discountCardNumber=card)
         replacement = HeldRowLock(

@@ -257,8 +257,6 @@ async def _save(
         owner = await repository.card_owner(session, account_id, card)
         if owner is not None and owner != row.id:
             raise CardTaken(card_parameter)
-        if await customers_repository.card_retired(session, account_id, card):
-            raise CardRetired(card_parameter)
     try:
         await repository.update(session, account_id, row.id, changes)
     except IntegrityError as error:

@@ -145,21 +145,6 @@ async def card_owner(
 RETIRED_CARD_CONSTRAINT = "ck_customer_card_number_not_retired"  # migration 0013's trigger
 
 
-async def card_retired(session: AsyncSession, account_id: uuid.UUID, card_number: str) -> bool:
-    """Whether the number was replaced in the back office. Ask after `card_owner`: a
-    replacement commits the new card and the retirement together, so a look that found the
-    number free finds it retired if it was."""
-    found = await session.execute(
-        sa.select(
-            sa.exists().where(
-                retired_card.c.account_id == account_id,
-                retired_card.c.card_number == card_number,
-            )
-        )
-    )
-    return bool(found.scalar_one())
-
-
 async def retire_card(
     session: AsyncSession,
     account_id: uuid.UUID,
@@ -201,7 +186,9 @@ async def forget_retired_cards(
 
 
 def assigns_retired_card(error: IntegrityError) -> bool:
-    """The write put a retired card number on a customer (the trigger of migration 0013)."""
+    """The write put a retired card number on a customer. The trigger of migration 0013 is the
+    one check: it also sees a replacement that committed while the write waited on the old
+    number's row, which a look beforehand would miss."""
     cause = getattr(error.orig, "__cause__", None)
     return getattr(cause, "constraint_name", None) == RETIRED_CARD_CONSTRAINT
 

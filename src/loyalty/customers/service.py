@@ -130,9 +130,6 @@ async def _create(
 ) -> CustomerRef | None:
     """Insert a customer with a zero balance; None if a unique key is already taken."""
     customer_id = uuid.uuid4()
-    card = profile.get("card_number")
-    if card and await repository.card_retired(session, context.account_id, card):
-        raise CardNumberRetired()
     try:
         inserted = await repository.insert_if_absent(
             session,
@@ -146,7 +143,7 @@ async def _create(
             },
         )
     except IntegrityError as error:
-        if repository.assigns_retired_card(error):  # retired since the look above
+        if repository.assigns_retired_card(error):
             raise CardNumberRetired() from error
         raise
     if inserted is None:
@@ -237,8 +234,6 @@ async def _update(
         owner = await repository.card_owner(session, context.account_id, card)
         if owner is not None and owner != existing.id:
             raise CardNumberTaken()
-        if await repository.card_retired(session, context.account_id, card):
-            raise CardNumberRetired()
     if changes:
         try:
             await repository.update(session, context.account_id, existing.id, changes)
