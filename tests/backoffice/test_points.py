@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import httpx
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from tests.backoffice.conftest import BackOffice, problem
 from tests.conftest import Tenant, assert_ledger_consistent
 from tests.support import payloads
+from tests.support.statements import sent_statements
 
 LOTS = 40  # more than ledger.repository.LOTS_PER_READ (16)
 
@@ -131,16 +129,8 @@ class TestTransfers:
         source, target = office.customer(), office.customer()
         for _ in range(LOTS):
             office.ok(office.adjust(source, 5))
-        sent: list[str] = []
-
-        def record(*args: Any) -> None:
-            sent.append(str(args[2]))
-
-        event.listen(Engine, "before_cursor_execute", record)
-        try:
+        with sent_statements() as sent:
             moved = office.ok(office.transfer(source, target, 150))  # 30 lots, past one page
-        finally:
-            event.remove(Engine, "before_cursor_execute", record)
         assert moved["fromBalance"]["availablePoints"] == 5 * LOTS - 150
         assert moved["toBalance"]["availablePoints"] == 150
         lot_reads = [sql for sql in sent if "FROM points_lot" in sql and "SELECT" in sql]

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.ledger.repository import _POST_TRANSACTION
@@ -45,8 +44,8 @@ _TYPES = {
 def test_earning_postings_reuse_one_generic_plan(tenant: Tenant, db: Database) -> None:
     customer_ms_id = tenant.register()
     tenant.buy(customer_ms_id, [payloads.position(payloads.new_id(), 1, 1000)])
-    compiled = _POST_TRANSACTION.compile(dialect=postgresql.asyncpg.dialect())
-    order = list(compiled.positiontup or [])
+    compiled = _POST_TRANSACTION.sql
+    order = list(_POST_TRANSACTION.names)
     assert set(order) == set(_TYPES)
 
     async def plans(session: AsyncSession) -> Any:

@@ -4,50 +4,35 @@ window total with the customer's row); category rules cost one, and only when co
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
 from tests.conftest import Tenant
 from tests.support import payloads
+from tests.support.statements import sent_statements
 from tests.support.vouchers import Operator
 from tests.tiers.test_tiers import PRODUCT, with_tiers
 
 
 class Statements:
     def __init__(self) -> None:
-        self.recorded: list[str] = []
-        self.on = False
+        self.sent: list[str] = []
 
     def during(self, tenant: Tenant, ms_id: str) -> list[str]:
         body = payloads.recalc(ms_id, [payloads.position(PRODUCT, 1, 100)])
         tenant.recalc(body)  # warm: type introspection and prepared statements
-        self.recorded, self.on = [], True
-        try:
-            tenant.recalc(body)
-        finally:
-            self.on = False
-        return self.recorded
+        self.sent.clear()
+        tenant.recalc(body)
+        # The server's background task runner polls its queue meanwhile; not the till's SQL.
+        return [sql for sql in self.sent if "moysklad_task" not in sql]
 
 
 @pytest.fixture
 def statements() -> Iterator[Statements]:
     recorder = Statements()
-    cursor = asyncpg_dialect.AsyncAdapt_asyncpg_cursor
-    original = cursor._prepare_and_execute
-
-    async def recorded(self: Any, operation: str, parameters: Any) -> None:
-        # The server's background task runner polls its queue meanwhile; not the till's SQL.
-        if recorder.on and "moysklad_task" not in operation:
-            recorder.recorded.append(operation)
-        await original(self, operation, parameters)
-
-    cursor._prepare_and_execute = recorded  # type: ignore[method-assign]
-    try:
+    with sent_statements() as sent:
+        recorder.sent = sent
         yield recorder
-    finally:
-        cursor._prepare_and_execute = original  # type: ignore[method-assign]
 
 
 def test_tiers_add_no_round_trip_and_rules_add_one(

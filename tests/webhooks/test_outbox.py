@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from loyalty.common.clock import Clock
@@ -18,6 +15,7 @@ from loyalty.webhooks import service as webhooks_service
 from tests.backoffice.conftest import back_office
 from tests.conftest import Tenant
 from tests.support import payloads
+from tests.support.statements import sent_statements
 from tests.support.vouchers import Operator
 from tests.webhooks.conftest import FakeReceiver, outbox
 
@@ -160,15 +158,8 @@ def test_a_gift_certificate_redemption_emits_voucher_redeemed_once(
 
 @pytest.fixture
 def statements() -> Iterator[list[str]]:
-    """Every SQL statement any engine of this process sends (the live server runs in it)."""
-    sent: list[str] = []
-
-    def record(*args: Any) -> None:
-        sent.append(str(args[2]))
-
-    event.listen(Engine, "before_cursor_execute", record)
-    yield sent
-    event.remove(Engine, "before_cursor_execute", record)
+    with sent_statements() as sent:
+        yield sent
 
 
 def test_the_till_pays_no_round_trip_for_webhooks(

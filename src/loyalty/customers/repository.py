@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loyalty.db import driver
 from loyalty.models import customer, retired_card, voucher
 from loyalty.vouchers.schemas import VoucherStatus, VoucherType
 
@@ -85,7 +86,12 @@ async def find_by_reference(
 ) -> Any | None:
     by_our_id, params = reference_params(account_id, reference)
     lock = "update" if for_update else "share" if for_share else None
-    return (await session.execute(reference_select(by_our_id, lock), params)).one_or_none()
+    return await driver.fetch_one(session, _reference_statement(by_our_id, lock), params)
+
+
+@functools.cache
+def _reference_statement(by_our_id: bool, lock: str | None) -> driver.Statement:
+    return driver.compiled(reference_select(by_our_id, lock))
 
 
 async def find_by_identity(

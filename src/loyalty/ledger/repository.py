@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loyalty.db import driver
 from loyalty.ledger.schemas import (
     Balance,
     Entry,
@@ -65,7 +66,7 @@ _CUSTOMER_BALANCE = sa.and_(
     customer_balance.c.customer_id == sa.bindparam("customer_id"),
 )
 _GET_BALANCE = sa.select(*_BALANCE_COLUMNS).where(_CUSTOMER_BALANCE)
-_LOCK_BALANCE = (
+_LOCK_BALANCE = driver.compiled(
     sa.select(
         *_BALANCE_COLUMNS,
         has_endpoints_clause(customer_balance.c.account_id).label("has_webhooks"),
@@ -89,7 +90,7 @@ async def lock_balance(
     """The customer's write lock: every ledger or lot change for a customer happens under it.
     The same round trip tells whether the account has webhook endpoints (events to write)."""
     params = {"account_id": account_id, "customer_id": customer_id}
-    row = (await session.execute(_LOCK_BALANCE, params)).one_or_none()
+    row = await driver.fetch_one(session, _LOCK_BALANCE, params)
     return None if row is None else (_balance(row), bool(row.has_webhooks))
 
 
@@ -155,8 +156,9 @@ async def live_lots(
 
 # Spend order as in rules.spend_order_key (soonest-expiring first, non-expiring last, then
 # oldest), read through ix_points_lot_account_id_customer_id_spend_order.
-_LOTS_TO_SPEND = sa.text(
-    """
+_LOTS_TO_SPEND = driver.compiled(
+    sa.text(
+        """
     SELECT id, state, remaining_points, activates_at, expires_at
       FROM points_lot
      WHERE account_id = :account_id AND customer_id = :customer_id AND state = 'active'
@@ -164,6 +166,7 @@ _LOTS_TO_SPEND = sa.text(
      ORDER BY expires_at IS NULL, COALESCE(expires_at, activates_at), activates_at, id
      LIMIT :limit
     """
+    )
 )
 LOTS_PER_READ = 16
 
@@ -175,7 +178,8 @@ async def lots_to_spend(
     cannot): usually one short index read, whatever the number of lots the customer holds."""
     limit = LOTS_PER_READ
     while True:
-        rows = await session.execute(
+        rows = await driver.fetch_all(
+            session,
             _LOTS_TO_SPEND,
             {"account_id": account_id, "customer_id": customer_id, "now": now, "limit": limit},
         )
@@ -287,7 +291,7 @@ async def claim_transaction(session: AsyncSession, header: TransactionHeader) ->
 # The draws come through `ledger_lot_draws` (migration 0011) so that PostgreSQL caches one
 # generic plan instead of planning every posting anew; a movement is written only for a lot
 # the UPDATE drew from, and the caller checks that every draw found its lot.
-_POST_TRANSACTION = sa.text(
+_POST_TRANSACTION_SQL = sa.text(
     """
     WITH claimed AS (
         INSERT INTO ledger_transaction (account_id, kind, idempotency_key, customer_id,
@@ -333,6 +337,7 @@ _POST_TRANSACTION = sa.text(
       FROM claimed
     """
 )
+_POST_TRANSACTION = driver.compiled(_POST_TRANSACTION_SQL)
 
 
 @dataclass(frozen=True)
@@ -353,32 +358,31 @@ async def post_transaction(
     terms: LotTerms | None,
 ) -> PostedTransaction | None:
     """None when the key was already taken."""
-    row = (
-        await session.execute(
-            _POST_TRANSACTION,
-            {
-                "account_id": header.account_id,
-                "kind": header.kind.value,
-                "idempotency_key": header.idempotency_key,
-                "customer_id": header.customer_id,
-                "document_kind": header.document_kind,
-                "document_id": header.document_id,
-                "reverses_transaction_id": header.reverses_transaction_id,
-                "reason": header.reason,
-                "actor": header.actor,
-                "effective_at": header.effective_at,
-                "draw_lot_ids": [draw.lot_id for draw in draws],
-                "draw_points": [draw.points for draw in draws],
-                "lot_points": lot_points,
-                "lot_state": lot_state,
-                "activates_at": terms.activates_at if terms is not None else None,
-                "expires_at": terms.expires_at if terms is not None else None,
-                "buckets": [entry.bucket.value for entry in entries],
-                "entry_customer_ids": [entry.customer_id for entry in entries],
-                "amounts": [entry.amount_points for entry in entries],
-            },
-        )
-    ).one_or_none()
+    row = await driver.fetch_one(
+        session,
+        _POST_TRANSACTION,
+        {
+            "account_id": header.account_id,
+            "kind": header.kind.value,
+            "idempotency_key": header.idempotency_key,
+            "customer_id": header.customer_id,
+            "document_kind": header.document_kind,
+            "document_id": header.document_id,
+            "reverses_transaction_id": header.reverses_transaction_id,
+            "reason": header.reason,
+            "actor": header.actor,
+            "effective_at": header.effective_at,
+            "draw_lot_ids": [draw.lot_id for draw in draws],
+            "draw_points": [draw.points for draw in draws],
+            "lot_points": lot_points,
+            "lot_state": lot_state,
+            "activates_at": terms.activates_at if terms is not None else None,
+            "expires_at": terms.expires_at if terms is not None else None,
+            "buckets": [entry.bucket.value for entry in entries],
+            "entry_customer_ids": [entry.customer_id for entry in entries],
+            "amounts": [entry.amount_points for entry in entries],
+        },
+    )
     if row is None:
         return None
     note_ledger_transaction(session, header.kind.value)

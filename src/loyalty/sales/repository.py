@@ -17,6 +17,7 @@ from loyalty.customers.repository import (
     reference_params,
     reference_select,
 )
+from loyalty.db import driver
 from loyalty.ledger.schemas import Balance
 from loyalty.models import customer, customer_balance, sale, sale_line
 from loyalty.tiers.repository import window_total_column
@@ -74,6 +75,11 @@ def _quote_reads_select(by_our_id: bool, with_tier_window: bool) -> sa.Select[An
     )
 
 
+@functools.cache
+def _quote_reads_statement(by_our_id: bool, with_tier_window: bool) -> driver.Statement:
+    return driver.compiled(_quote_reads_select(by_our_id, with_tier_window))
+
+
 async def quote_reads(
     session: AsyncSession,
     account_id: uuid.UUID,
@@ -87,8 +93,8 @@ async def quote_reads(
     by_our_id, params = reference_params(account_id, reference)
     if tier_window_since is not None:
         params["tier_window_since"] = tier_window_since
-    query = _quote_reads_select(by_our_id, tier_window_since is not None)
-    row = (await session.execute(query, params)).one_or_none()
+    query = _quote_reads_statement(by_our_id, tier_window_since is not None)
+    row = await driver.fetch_one(session, query, params)
     if row is None:
         return None
     balance = (
@@ -109,11 +115,27 @@ async def quote_reads(
     )
 
 
-# Built once, bound per call (see ledger.repository): the commit's own statements.
-_CLAIM = (
+# Built once, bound per call, sent on the driver (`loyalty.db.driver`): the commit's own
+# statements.
+CLAIM_COLUMNS = (
+    "account_id",
+    "idempotency_key",
+    "request_hash",
+    "moysklad_id",
+    "name",
+    "moment",
+    "retail_store_id",
+    "total_minor",
+    "paid_minor",
+    "cash_sum_minor",
+    "no_cash_sum_minor",
+    "requested_earn_points",
+)
+_CLAIM = driver.compiled(
     pg_insert(sale)
     .on_conflict_do_nothing(index_elements=["account_id", "idempotency_key"])
-    .returning(sale.c.id)
+    .returning(sale.c.id),
+    column_keys=CLAIM_COLUMNS,
 )
 _BY_KEY = sa.select(sale).where(
     sale.c.account_id == sa.bindparam("account_id"),
@@ -125,9 +147,8 @@ async def claim(session: AsyncSession, values: dict[str, Any]) -> int | None:
     """Insert the sale under its idempotency key; None if that key is already taken.
 
     A concurrent copy blocks on the unique index until the first commits or rolls back."""
-    result = await session.execute(_CLAIM, values)
-    claimed: int | None = result.scalar_one_or_none()
-    return claimed
+    row = await driver.fetch_one(session, _CLAIM, values)
+    return None if row is None else int(row.id)
 
 
 async def get_by_key(session: AsyncSession, account_id: uuid.UUID, key: str) -> Any | None:
@@ -146,18 +167,20 @@ SELECT CAST(:account_id AS uuid), CAST(:sale_id AS bigint), line.*
               CAST(:paid_minor AS bigint[]), CAST(:spent_points AS bigint[]),
               CAST(:earned_points AS bigint[])) AS line
 """
-_INSERT_LINES = sa.text(_INSERT_LINES_SQL)
+_INSERT_LINES = driver.compiled(sa.text(_INSERT_LINES_SQL))
 # A sale with a customer also records who bought and what the ledger posted, in the same
 # statement (a data-modifying WITH runs whether or not the INSERT reads it).
-_FINISH_AND_INSERT_LINES = sa.text(
-    """
+_FINISH_AND_INSERT_LINES = driver.compiled(
+    sa.text(
+        """
 WITH finished AS (
     UPDATE sale
        SET customer_id = :customer_id, spent_points = :spent_total_points,
            earned_points = :earned_total_points, ledger_transaction_id = :ledger_transaction_id
      WHERE account_id = :account_id AND id = :sale_id
 )"""
-    + _INSERT_LINES_SQL
+        + _INSERT_LINES_SQL
+    )
 )
 
 
@@ -172,7 +195,7 @@ async def record_lines(
     a customer, the sale's outcome: one round trip."""
     params: dict[str, Any] = {"account_id": account_id, "sale_id": sale_id, **lines}
     if finish is None:
-        await session.execute(_INSERT_LINES, params)
+        await driver.execute(session, _INSERT_LINES, params)
         return
     params |= {
         "customer_id": finish.customer_id,
@@ -180,7 +203,7 @@ async def record_lines(
         "earned_total_points": finish.earned_points,
         "ledger_transaction_id": finish.ledger_transaction_id,
     }
-    await session.execute(_FINISH_AND_INSERT_LINES, params)
+    await driver.execute(session, _FINISH_AND_INSERT_LINES, params)
 
 
 async def lock_by_moysklad_id(

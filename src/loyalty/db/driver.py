@@ -1,0 +1,113 @@
+"""The till's hottest statements, sent straight to the session's asyncpg connection.
+
+Through the ORM session a statement costs 250–340 µs of the worker's CPU; the same statement
+on the driver costs about 90 µs (`bench/README`-style micro-measure in `docs/performance.md`,
+sixth round). A commit sends five or six, so the difference is a fifth of a sale's CPU. The
+statements are still written with SQLAlchemy (or as SQL text) and compiled once; only the
+execution skips the session's machinery. They run on the session's own connection and in its
+transaction, so the session's commit, rollback and savepoints cover them as before.
+
+Errors are the driver's own (`asyncpg.PostgresError`), not SQLAlchemy's wrappers: classify
+them with `loyalty.db.errors`, which reads the SQLSTATE from either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import asyncpg
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.compiler import SQLCompiler
+
+_DIALECT = asyncpg_dialect(paramstyle="numeric_dollar")  # type: ignore[no-untyped-call]
+_CONNECTION_KEY = "loyalty.db.driver.connection"
+
+
+class Row(asyncpg.Record):  # type: ignore[misc]
+    """A result row that reads like SQLAlchemy's: `row.name` as well as `row["name"]`."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def _mapping(self) -> Mapping[str, Any]:
+        return cast(Mapping[str, Any], self)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A statement compiled once for the driver: its SQL with `$n` placeholders and the
+    parameter each placeholder takes (a value bound into the statement itself is its default)."""
+
+    sql: str
+    names: tuple[str, ...]
+    defaults: Mapping[str, Any]
+
+    def bind(self, params: Mapping[str, Any]) -> list[Any]:
+        try:
+            return [params[name] if name in params else self.defaults[name] for name in self.names]
+        except KeyError as missing:
+            raise TypeError(f"statement parameter {missing} is not bound") from None
+
+
+def compiled(clause: sa.ClauseElement, *, column_keys: Sequence[str] | None = None) -> Statement:
+    """`clause` for the driver. An INSERT compiles for exactly the `column_keys` it is given."""
+    done = cast(
+        SQLCompiler,
+        clause.compile(
+            dialect=_DIALECT, column_keys=list(column_keys) if column_keys is not None else None
+        ),
+    )
+    names = tuple(done.positiontup or ())
+    defaults = {name: value for name, value in done.params.items() if value is not None}
+    return Statement(done.string, names, defaults)
+
+
+async def connection_of(session: AsyncSession) -> asyncpg.Connection:
+    """The session's connection, with its transaction begun (SQLAlchemy begins lazily, at the
+    first statement it sends itself): a statement sent here must never run outside it.
+
+    Remembered for as long as the session's transaction lasts: asking the session costs two
+    greenlet switches, more than a fifth of a statement."""
+    transaction = session.sync_session.get_transaction()
+    remembered = session.info.get(_CONNECTION_KEY)
+    if transaction is None or remembered is None or remembered[0] is not transaction:
+        pooled = await (await session.connection()).get_raw_connection()
+        transaction = session.sync_session.get_transaction()
+        adapted: Any = pooled.dbapi_connection  # SQLAlchemy's asyncpg adapter
+        remembered = (transaction, adapted, pooled.driver_connection)
+        session.info[_CONNECTION_KEY] = remembered
+    _, adapted, connection = remembered
+    if adapted._transaction is None and adapted.isolation_level != "autocommit":
+        await adapted._start_transaction()
+    return cast(asyncpg.Connection, connection)
+
+
+async def fetch_one(
+    session: AsyncSession, statement: Statement, params: Mapping[str, Any]
+) -> Row | None:
+    connection = await connection_of(session)
+    row = await connection.fetchrow(statement.sql, *statement.bind(params), record_class=Row)
+    return cast(Row | None, row)
+
+
+async def fetch_all(
+    session: AsyncSession, statement: Statement, params: Mapping[str, Any]
+) -> list[Row]:
+    connection = await connection_of(session)
+    rows = await connection.fetch(statement.sql, *statement.bind(params), record_class=Row)
+    return cast(list[Row], rows)
+
+
+async def execute(session: AsyncSession, statement: Statement, params: Mapping[str, Any]) -> None:
+    connection = await connection_of(session)
+    await connection.execute(statement.sql, *statement.bind(params))

@@ -1,0 +1,128 @@
+"""Statements sent straight on the driver belong to the session's transaction like any other."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loyalty.db import driver
+from loyalty.db.engine import make_engine, make_read_sessionmaker, make_sessionmaker
+from loyalty.db.errors import is_unique_violation
+from tests.support.db import Database
+
+_SCRATCH = "driver_scratch"
+_INSERT = driver.compiled(
+    sa.text(f"INSERT INTO {_SCRATCH} (id, label) VALUES (:id, :label) RETURNING id, label")
+)
+_TWICE = driver.compiled(sa.text("SELECT CAST(:value AS bigint) + CAST(:value AS bigint) AS sum"))
+_IN_TRANSACTION = driver.compiled(
+    sa.text("SELECT now() = statement_timestamp() AS autocommit, txid_current_if_assigned() AS xid")
+)
+
+
+@pytest.fixture
+def scratch(db: Database) -> Database:
+    async def create(session: AsyncSession) -> None:
+        await session.execute(sa.text(f"DROP TABLE IF EXISTS {_SCRATCH}"))
+        await session.execute(
+            sa.text(f"CREATE TABLE {_SCRATCH} (id uuid PRIMARY KEY, label text NOT NULL)")
+        )
+
+    db.run(create)
+    return db
+
+
+def _with_session(
+    db: Database, work: Callable[[AsyncSession], Awaitable[Any]], *, read_only: bool = False
+) -> Any:
+    async def main() -> Any:
+        engine = make_engine(db.settings)
+        makers = make_read_sessionmaker(engine) if read_only else make_sessionmaker(engine)
+        try:
+            async with makers() as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def _labels(db: Database) -> list[str]:
+    return [row["label"] for row in db.fetch(f"SELECT label FROM {_SCRATCH} ORDER BY label")]
+
+
+def test_a_first_statement_on_the_driver_is_undone_by_the_sessions_rollback(
+    scratch: Database,
+) -> None:
+    async def work(session: AsyncSession) -> None:
+        async with session.begin():
+            row = await driver.fetch_one(session, _INSERT, {"id": uuid.uuid4(), "label": "x"})
+            assert row is not None
+            assert (row.label, row["label"], row._mapping["label"]) == ("x", "x", "x")
+            await session.rollback()
+
+    _with_session(scratch, work)
+    assert _labels(scratch) == []
+
+
+def test_driver_and_session_statements_share_one_transaction_and_its_savepoints(
+    scratch: Database,
+) -> None:
+    async def work(session: AsyncSession) -> None:
+        async with session.begin():
+            await session.execute(
+                sa.text(f"INSERT INTO {_SCRATCH} VALUES (:id, 'kept')"), {"id": uuid.uuid4()}
+            )
+            savepoint = await session.begin_nested()
+            await driver.execute(session, _INSERT, {"id": uuid.uuid4(), "label": "undone"})
+            await savepoint.rollback()
+            await driver.execute(session, _INSERT, {"id": uuid.uuid4(), "label": "after"})
+            # Seen by the session's own statements before commit: the same transaction.
+            seen = await session.scalar(sa.text(f"SELECT count(*) FROM {_SCRATCH}"))
+            assert seen == 2
+
+    _with_session(scratch, work)
+    assert _labels(scratch) == ["after", "kept"]
+
+
+def test_a_read_only_session_sends_no_begin(db: Database) -> None:
+    async def work(session: AsyncSession) -> Any:
+        return await driver.fetch_one(session, _IN_TRANSACTION, {})
+
+    row = _with_session(db, work, read_only=True)
+    assert row.xid is None
+
+
+def test_a_parameter_used_twice_is_bound_once_and_a_missing_one_is_refused(db: Database) -> None:
+    async def work(session: AsyncSession) -> Any:
+        row = await driver.fetch_one(session, _TWICE, {"value": 21})
+        with pytest.raises(TypeError, match="value"):
+            await driver.fetch_one(session, _TWICE, {})
+        return row
+
+    assert _TWICE.names == ("value",)
+    assert _with_session(db, work, read_only=True).sum == 42
+
+
+def test_driver_errors_carry_their_sqlstate_and_the_session_recovers(scratch: Database) -> None:
+    taken = uuid.uuid4()
+
+    async def work(session: AsyncSession) -> None:
+        async with session.begin():
+            await driver.execute(session, _INSERT, {"id": taken, "label": "first"})
+        with pytest.raises(asyncpg.UniqueViolationError) as raised:
+            async with session.begin():
+                await driver.execute(session, _INSERT, {"id": taken, "label": "again"})
+        assert is_unique_violation(raised.value)
+        async with session.begin():
+            await driver.execute(session, _INSERT, {"id": uuid.uuid4(), "label": "then"})
+
+    _with_session(scratch, work)
+    assert _labels(scratch) == ["first", "then"]
