@@ -34,6 +34,7 @@ from bench.scenarios import TOKEN_HEADER, Workload
 from bench.seed import Seeded, plain_url
 from loyalty.common.clock import Clock
 from loyalty.config import Settings
+from loyalty.db import driver
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,23 @@ def _install(recorder: Recorder) -> None:
 
     cursor._prepare_and_execute = recorded_execute  # type: ignore[method-assign]
     cursor._executemany = recorded_executemany  # type: ignore[method-assign]
+
+    # The hot path's statements go straight to the driver (`loyalty.db.driver`).
+    def on_driver(call: Any) -> Any:
+        async def recorded(session: Any, statement: driver.Statement, params: Any) -> Any:
+            result = await call(session, statement, params)
+            if recorder.on:
+                first = result[0] if isinstance(result, list) and result else result
+                returned = tuple(first.values()) if first is not None else ()
+                recorder.statements.append(
+                    Statement(statement.sql, tuple(statement.bind(params)), False, returned)
+                )
+            return result
+
+        return recorded
+
+    for name in ("fetch_one", "fetch_all", "execute"):
+        setattr(driver, name, on_driver(getattr(driver, name)))
 
 
 async def _capture(url: str, seeded: Seeded, body: bytes, warm_body: bytes) -> list[Statement]:
@@ -152,6 +170,10 @@ KEYED_ID = re.compile(r"^(\w+):(\d+)$")
 def _substitute(value: Any, mapping: dict[Any, Any], sale_old: str, sale_new: str) -> Any:
     if isinstance(value, list | tuple):  # array parameters (a posting's entries) too
         return type(value)(_substitute(item, mapping, sale_old, sale_new) for item in value)
+    if isinstance(value, str) and value.startswith("{") and value.endswith("}"):
+        # An array sent as the text of its literal (`driver.array_literal`): ids are bare items.
+        items = value[1:-1].split(",") if value != "{}" else []
+        return "{" + ",".join(_substitute_item(item, mapping) for item in items) + "}"
     if isinstance(value, str):
         if sale_old in value:
             return value.replace(sale_old, sale_new)
@@ -165,6 +187,16 @@ def _substitute(value: Any, mapping: dict[Any, Any], sale_old: str, sale_new: st
     if isinstance(value, str):
         return mapping.get(value, value)
     return value
+
+
+def _substitute_item(item: str, mapping: dict[Any, Any]) -> str:
+    if item.isdigit() and int(item) >= DISTINCTIVE_ID_FLOOR:
+        return str(mapping.get(int(item), item))
+    try:
+        as_uuid = uuid.UUID(item)
+    except ValueError:
+        return item
+    return str(mapping.get(as_uuid, item))
 
 
 @dataclass

@@ -29,15 +29,15 @@ _TYPES = {
     "reason": "text",
     "actor": "text",
     "effective_at": "timestamptz",
-    "draw_lot_ids": "bigint[]",
-    "draw_points": "bigint[]",
+    "draw_lot_ids": "text",
+    "draw_points": "text",
     "lot_points": "bigint",
     "lot_state": "text",
     "activates_at": "timestamptz",
     "expires_at": "timestamptz",
-    "buckets": "text[]",
-    "entry_customer_ids": "uuid[]",
-    "amounts": "bigint[]",
+    "buckets": "text",
+    "entry_customer_ids": "text",
+    "amounts": "text",
 }
 
 

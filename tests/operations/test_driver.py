@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -126,3 +127,53 @@ def test_driver_errors_carry_their_sqlstate_and_the_session_recovers(scratch: Da
 
     _with_session(scratch, work)
     assert _labels(scratch) == ["first", "then"]
+
+
+_ROUND_TRIP = driver.compiled(
+    sa.text(
+        "SELECT CAST(CAST(:texts AS text) AS text[]) AS texts,"
+        " CAST(CAST(:numbers AS text) AS numeric[]) AS numbers,"
+        " CAST(CAST(:ids AS text) AS uuid[]) AS ids"
+    )
+)
+AWKWARD_TEXTS = [
+    "plain",
+    "",
+    "NULL",
+    "with space",
+    'a "quoted" word',
+    "back\\slash\\",
+    "{braces},commas",
+    "кириллица ✓ 𝔘",
+    " leading and trailing ",
+    "new\nline\ttab",
+]
+
+
+def test_array_literals_carry_any_text_numbers_uuids_and_nulls_exactly(db: Database) -> None:
+    numbers = [Decimal("1.500"), Decimal("-0.001"), Decimal("1E+3"), 7, None]
+    ids = [uuid.uuid4(), None, uuid.uuid4()]
+
+    async def work(session: AsyncSession) -> Any:
+        return await driver.fetch_one(
+            session,
+            _ROUND_TRIP,
+            {
+                "texts": driver.array_literal([*AWKWARD_TEXTS, None]),
+                "numbers": driver.array_literal(numbers),
+                "ids": driver.array_literal(ids),
+            },
+        )
+
+    row = _with_session(db, work, read_only=True)
+    assert row.texts == [*AWKWARD_TEXTS, None]
+    assert row.numbers == numbers
+    assert row.ids == ids
+    assert driver.array_literal([]) == "{}"
+
+
+def test_an_array_literal_refuses_what_it_cannot_spell() -> None:
+    with pytest.raises(TypeError):
+        driver.array_literal([1.5])
+    with pytest.raises(TypeError):
+        driver.array_literal([True])

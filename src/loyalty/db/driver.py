@@ -13,8 +13,10 @@ them with `loyalty.db.errors`, which reads the SQLSTATE from either.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, cast
 
 import asyncpg
@@ -70,6 +72,28 @@ def compiled(clause: sa.ClauseElement, *, column_keys: Sequence[str] | None = No
     names = tuple(done.positiontup or ())
     defaults = {name: value for name, value in done.params.items() if value is not None}
     return Statement(done.string, names, defaults)
+
+
+def array_literal(values: Iterable[Any]) -> str:
+    """`values` as one PostgreSQL array literal, for a parameter the SQL casts from text to an
+    array (`CAST(CAST(:ids AS text) AS bigint[])`).
+
+    asyncpg encodes an array parameter element by element, with three abstract-class checks
+    for each: nine arrays of ten elements cost about 150 µs of the worker's CPU, the same
+    values as text about 70 µs, and a receipt of 100 positions ten times that. Text elements
+    are quoted and escaped, so any text is safe; None is NULL; numbers and UUIDs need no quotes.
+    """
+    return "{" + ",".join(map(_array_element, values)) + "}"
+
+
+def _array_element(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | uuid.UUID):
+        raise TypeError(f"no array literal for {type(value).__name__}")
+    return str(value)
 
 
 async def connection_of(session: AsyncSession) -> asyncpg.Connection:

@@ -290,7 +290,8 @@ async def claim_transaction(session: AsyncSession, header: TransactionHeader) ->
 # (credits first). A key already taken writes nothing. Draws and the lot may be empty.
 # The draws come through `ledger_lot_draws` (migration 0011) so that PostgreSQL caches one
 # generic plan instead of planning every posting anew; a movement is written only for a lot
-# the UPDATE drew from, and the caller checks that every draw found its lot.
+# the UPDATE drew from, and the caller checks that every draw found its lot. The arrays
+# travel as the text of their literals (`driver.array_literal`).
 _POST_TRANSACTION_SQL = sa.text(
     """
     WITH claimed AS (
@@ -307,8 +308,8 @@ _POST_TRANSACTION_SQL = sa.text(
                state = CASE WHEN points_lot.remaining_points - draw.take_points = 0
                             THEN 'closed' ELSE points_lot.state END
           FROM claimed,
-               ledger_lot_draws(CAST(:draw_lot_ids AS bigint[]),
-                                CAST(:draw_points AS bigint[])) AS draw
+               ledger_lot_draws(CAST(CAST(:draw_lot_ids AS text) AS bigint[]),
+                                CAST(CAST(:draw_points AS text) AS bigint[])) AS draw
          WHERE points_lot.account_id = :account_id AND points_lot.id = draw.lot_id
         RETURNING claimed.id AS transaction_id, points_lot.id AS lot_id, draw.take_points
     ), movements AS (
@@ -327,8 +328,9 @@ _POST_TRANSACTION_SQL = sa.text(
         INSERT INTO ledger_entry (account_id, transaction_id, bucket, customer_id, amount_points)
         SELECT :account_id, claimed.id, entry.bucket, entry.customer_id, entry.amount_points
           FROM claimed,
-               unnest(CAST(:buckets AS text[]), CAST(:entry_customer_ids AS uuid[]),
-                      CAST(:amounts AS bigint[]))
+               unnest(CAST(CAST(:buckets AS text) AS text[]),
+                      CAST(CAST(:entry_customer_ids AS text) AS uuid[]),
+                      CAST(CAST(:amounts AS text) AS bigint[]))
                    WITH ORDINALITY AS entry(bucket, customer_id, amount_points, position)
          ORDER BY entry.position
     )
@@ -372,15 +374,15 @@ async def post_transaction(
             "reason": header.reason,
             "actor": header.actor,
             "effective_at": header.effective_at,
-            "draw_lot_ids": [draw.lot_id for draw in draws],
-            "draw_points": [draw.points for draw in draws],
+            "draw_lot_ids": driver.array_literal(draw.lot_id for draw in draws),
+            "draw_points": driver.array_literal(draw.points for draw in draws),
             "lot_points": lot_points,
             "lot_state": lot_state,
             "activates_at": terms.activates_at if terms is not None else None,
             "expires_at": terms.expires_at if terms is not None else None,
-            "buckets": [entry.bucket.value for entry in entries],
-            "entry_customer_ids": [entry.customer_id for entry in entries],
-            "amounts": [entry.amount_points for entry in entries],
+            "buckets": driver.array_literal(entry.bucket.value for entry in entries),
+            "entry_customer_ids": driver.array_literal(entry.customer_id for entry in entries),
+            "amounts": driver.array_literal(entry.amount_points for entry in entries),
         },
     )
     if row is None:

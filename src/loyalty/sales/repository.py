@@ -156,16 +156,21 @@ async def get_by_key(session: AsyncSession, account_id: uuid.UUID, key: str) -> 
 
 
 # A receipt's lines as one array per column: one statement and one set of parameters, however
-# many positions (an executemany binds and sends every line separately).
+# many positions (an executemany binds and sends every line separately). Each array travels as
+# the text of its literal (`driver.array_literal`).
 _INSERT_LINES_SQL = """
 INSERT INTO sale_line (account_id, sale_id, line_no, assortment_id, quantity, price_minor,
                        discounted_price_minor, total_minor, paid_minor, spent_points, earned_points)
 SELECT CAST(:account_id AS uuid), CAST(:sale_id AS bigint), line.*
-  FROM unnest(CAST(:line_nos AS integer[]), CAST(:assortment_ids AS text[]),
-              CAST(:quantities AS numeric[]), CAST(:prices_minor AS bigint[]),
-              CAST(:discounted_prices_minor AS bigint[]), CAST(:totals_minor AS bigint[]),
-              CAST(:paid_minor AS bigint[]), CAST(:spent_points AS bigint[]),
-              CAST(:earned_points AS bigint[])) AS line
+  FROM unnest(CAST(CAST(:line_nos AS text) AS integer[]),
+              CAST(CAST(:assortment_ids AS text) AS text[]),
+              CAST(CAST(:quantities AS text) AS numeric[]),
+              CAST(CAST(:prices_minor AS text) AS bigint[]),
+              CAST(CAST(:discounted_prices_minor AS text) AS bigint[]),
+              CAST(CAST(:totals_minor AS text) AS bigint[]),
+              CAST(CAST(:paid_minor AS text) AS bigint[]),
+              CAST(CAST(:spent_points AS text) AS bigint[]),
+              CAST(CAST(:earned_points AS text) AS bigint[])) AS line
 """
 _INSERT_LINES = driver.compiled(sa.text(_INSERT_LINES_SQL))
 # A sale with a customer also records who bought and what the ledger posted, in the same
@@ -193,7 +198,11 @@ async def record_lines(
 ) -> None:
     """The receipt's lines, one list per column named as `_INSERT_LINES_SQL`'s arrays, and, with
     a customer, the sale's outcome: one round trip."""
-    params: dict[str, Any] = {"account_id": account_id, "sale_id": sale_id, **lines}
+    params: dict[str, Any] = {
+        "account_id": account_id,
+        "sale_id": sale_id,
+        **{column: driver.array_literal(values) for column, values in lines.items()},
+    }
     if finish is None:
         await driver.execute(session, _INSERT_LINES, params)
         return
