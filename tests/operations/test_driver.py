@@ -13,12 +13,14 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from loyalty.config import Settings
 from loyalty.db import driver
 from loyalty.db.engine import make_engine, make_read_sessionmaker, make_sessionmaker
 from loyalty.db.errors import is_unique_violation
 from tests.support.db import Database
 
 _SCRATCH = "driver_scratch"
+_CACHE_OFF = "prepared_statement_cache_size=0"
 _INSERT = driver.compiled(
     sa.text(f"INSERT INTO {_SCRATCH} (id, label) VALUES (:id, :label) RETURNING id, label")
 )
@@ -177,3 +179,31 @@ def test_an_array_literal_refuses_what_it_cannot_spell() -> None:
         driver.array_literal([1.5])
     with pytest.raises(TypeError):
         driver.array_literal([True])
+
+
+_PREPARED_HERE = driver.compiled(
+    sa.text("SELECT count(*) AS prepared FROM pg_prepared_statements WHERE NOT from_sql")
+)
+
+
+@pytest.mark.parametrize(("query", "named_statements"), [("", True), (_CACHE_OFF, False)])
+def test_turning_the_statement_cache_off_covers_the_drivers_statements(
+    db: Database, query: str, named_statements: bool
+) -> None:
+    """Behind an older pgbouncer in transaction mode no statement may stay prepared by name."""
+    separator = "&" if "?" in db.url else "?"
+    settings = Settings(DATABASE_URL=f"{db.url}{separator}{query}" if query else db.url)
+
+    async def main() -> int:
+        engine = make_engine(settings)
+        try:
+            async with make_sessionmaker(engine)() as session, session.begin():
+                await driver.fetch_one(session, _TWICE, {"value": 1})
+                row = await driver.fetch_one(session, _PREPARED_HERE, {})
+                assert row is not None
+                return int(row.prepared)
+        finally:
+            await engine.dispose()
+
+    prepared = asyncio.run(main())
+    assert (prepared > 0) is named_statements

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event, exc
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -19,7 +20,7 @@ from loyalty.config import Settings
 
 
 def make_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
-    connect_args = {
+    connect_args: dict[str, Any] = {
         "server_settings": {
             "application_name": "loyalty",
             "statement_timeout": str(settings.DATABASE_STATEMENT_TIMEOUT_MS),
@@ -29,6 +30,11 @@ def make_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
         },
         "timeout": 5,
     }
+    if make_url(settings.require_database_url()).query.get("prepared_statement_cache_size") == "0":
+        # The one documented knob turns off asyncpg's own statement cache too, which the hot
+        # path's statements use (`loyalty.db.driver`): a pgbouncer in transaction mode older
+        # than 1.21 needs both off.
+        connect_args["statement_cache_size"] = 0
     if not pooled:
         return create_async_engine(
             settings.require_database_url(),
