@@ -7,10 +7,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from loyalty.ledger.repository import _POST_TRANSACTION
+from loyalty.ledger.repository import _POST_TRANSACTION, _posting_with_document
+from loyalty.sales.repository import _LINES_WITH_POSTING
 from tests.conftest import Tenant
 from tests.support import payloads
 from tests.support.db import Database
@@ -41,21 +43,50 @@ _TYPES = {
 }
 
 
-def test_earning_postings_reuse_one_generic_plan(tenant: Tenant, db: Database) -> None:
+# A sale's posting carries the sale's lines and outcome (`sales.repository.lines_with_posting`).
+_LINE_TYPES = {
+    "sale_id": "bigint",
+    "sale_customer_id": "uuid",
+    "spent_total_points": "bigint",
+    "earned_total_points": "bigint",
+    **{
+        column: "text"
+        for column in (
+            "line_nos",
+            "assortment_ids",
+            "quantities",
+            "prices_minor",
+            "discounted_prices_minor",
+            "totals_minor",
+            "paid_minor",
+            "spent_points",
+            "earned_points",
+        )
+    },
+}
+
+
+@pytest.mark.parametrize("with_lines", [False, True], ids=["posting", "posting with lines"])
+def test_earning_postings_reuse_one_generic_plan(
+    tenant: Tenant, db: Database, with_lines: bool
+) -> None:
     customer_ms_id = tenant.register()
     tenant.buy(customer_ms_id, [payloads.position(payloads.new_id(), 1, 1000)])
-    compiled = _POST_TRANSACTION.sql
-    order = list(_POST_TRANSACTION.names)
-    assert set(order) == set(_TYPES)
+    statement = _posting_with_document(_LINES_WITH_POSTING) if with_lines else _POST_TRANSACTION
+    compiled = statement.sql
+    order = list(statement.names)
+    types = _TYPES | (_LINE_TYPES if with_lines else {})
+    assert set(order) == set(types)
 
     async def plans(session: AsyncSession) -> Any:
         connection = await session.connection()
         ids = (
             await session.execute(
                 text(
-                    "SELECT c.id AS customer_id, t.id AS transaction_id FROM customer c"
+                    "SELECT c.id AS customer_id, t.id AS transaction_id, t.document_id AS sale_id"
+                    " FROM customer c"
                     " JOIN ledger_transaction t ON t.account_id = c.account_id"
-                    " AND t.customer_id = c.id WHERE c.account_id = :account"
+                    " AND t.customer_id = c.id AND t.kind = 'sale' WHERE c.account_id = :account"
                     " AND c.moysklad_id = :ms_id LIMIT 1"
                 ),
                 {"account": tenant.account_id, "ms_id": customer_ms_id},
@@ -78,7 +109,7 @@ def test_earning_postings_reuse_one_generic_plan(tenant: Tenant, db: Database) -
         )
         await connection.exec_driver_sql("ANALYZE points_lot")
         await connection.exec_driver_sql(
-            f"PREPARE posting ({', '.join(_TYPES[name] for name in order)}) AS {compiled}"
+            f"PREPARE posting ({', '.join(types[name] for name in order)}) AS {compiled}"
         )
         now = f"'{datetime.now(UTC).isoformat()}'"
         for number in range(POSTINGS):
@@ -102,6 +133,19 @@ def test_earning_postings_reuse_one_generic_plan(tenant: Tenant, db: Database) -
                 "buckets": "'{available,issued}'",
                 "entry_customer_ids": f"'{{{ids.customer_id},NULL}}'",
                 "amounts": f"'{{{10 + number},{-(10 + number)}}}'",
+                "sale_id": str(ids.sale_id),
+                "sale_customer_id": f"'{ids.customer_id}'",
+                "spent_total_points": "0",
+                "earned_total_points": str(10 + number),
+                "line_nos": f"'{{{100 + number}}}'",
+                "assortment_ids": "'{\"product\"}'",
+                "quantities": "'{1.5}'",
+                "prices_minor": "'{1000}'",
+                "discounted_prices_minor": "'{1000}'",
+                "totals_minor": "'{1500}'",
+                "paid_minor": "'{1500}'",
+                "spent_points": "'{0}'",
+                "earned_points": f"'{{{10 + number}}}'",
             }
             await connection.exec_driver_sql(
                 f"EXECUTE posting ({', '.join(values[name] for name in order)})"

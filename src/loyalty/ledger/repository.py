@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from loyalty.db import driver
 from loyalty.ledger.schemas import (
     Balance,
+    DocumentWrite,
     Entry,
     LedgerLine,
     Lot,
@@ -292,8 +294,7 @@ async def claim_transaction(session: AsyncSession, header: TransactionHeader) ->
 # generic plan instead of planning every posting anew; a movement is written only for a lot
 # the UPDATE drew from, and the caller checks that every draw found its lot. The arrays
 # travel as the text of their literals (`driver.array_literal`).
-_POST_TRANSACTION_SQL = sa.text(
-    """
+_POSTING_WITH = """
     WITH claimed AS (
         INSERT INTO ledger_transaction (account_id, kind, idempotency_key, customer_id,
                                         document_kind, document_id, reverses_transaction_id,
@@ -334,12 +335,18 @@ _POST_TRANSACTION_SQL = sa.text(
                    WITH ORDINALITY AS entry(bucket, customer_id, amount_points, position)
          ORDER BY entry.position
     )
+"""
+_POSTING_RESULT = """
     SELECT claimed.id AS transaction_id, (SELECT id FROM lot) AS lot_id,
            (SELECT count(*) FROM drawn) AS lots_drawn
       FROM claimed
-    """
-)
-_POST_TRANSACTION = driver.compiled(_POST_TRANSACTION_SQL)
+"""
+_POST_TRANSACTION = driver.compiled(sa.text(_POSTING_WITH + _POSTING_RESULT))
+
+
+@functools.cache
+def _posting_with_document(document_sql: str) -> driver.Statement:
+    return driver.compiled(sa.text(_POSTING_WITH + ",\n" + document_sql + _POSTING_RESULT))
 
 
 @dataclass(frozen=True)
@@ -358,33 +365,40 @@ async def post_transaction(
     lot_points: int,
     lot_state: str,
     terms: LotTerms | None,
+    document: DocumentWrite | None = None,
 ) -> PostedTransaction | None:
-    """None when the key was already taken."""
-    row = await driver.fetch_one(
-        session,
-        _POST_TRANSACTION,
-        {
-            "account_id": header.account_id,
-            "kind": header.kind.value,
-            "idempotency_key": header.idempotency_key,
-            "customer_id": header.customer_id,
-            "document_kind": header.document_kind,
-            "document_id": header.document_id,
-            "reverses_transaction_id": header.reverses_transaction_id,
-            "reason": header.reason,
-            "actor": header.actor,
-            "effective_at": header.effective_at,
-            "draw_lot_ids": driver.array_literal(draw.lot_id for draw in draws),
-            "draw_points": driver.array_literal(draw.points for draw in draws),
-            "lot_points": lot_points,
-            "lot_state": lot_state,
-            "activates_at": terms.activates_at if terms is not None else None,
-            "expires_at": terms.expires_at if terms is not None else None,
-            "buckets": driver.array_literal(entry.bucket.value for entry in entries),
-            "entry_customer_ids": driver.array_literal(entry.customer_id for entry in entries),
-            "amounts": driver.array_literal(entry.amount_points for entry in entries),
-        },
-    )
+    """None when the key was already taken. `document`'s write goes in the same statement."""
+    params: dict[str, Any] = {
+        "account_id": header.account_id,
+        "kind": header.kind.value,
+        "idempotency_key": header.idempotency_key,
+        "customer_id": header.customer_id,
+        "document_kind": header.document_kind,
+        "document_id": header.document_id,
+        "reverses_transaction_id": header.reverses_transaction_id,
+        "reason": header.reason,
+        "actor": header.actor,
+        "effective_at": header.effective_at,
+        "draw_lot_ids": driver.array_literal(draw.lot_id for draw in draws),
+        "draw_points": driver.array_literal(draw.points for draw in draws),
+        "lot_points": lot_points,
+        "lot_state": lot_state,
+        "activates_at": terms.activates_at if terms is not None else None,
+        "expires_at": terms.expires_at if terms is not None else None,
+        "buckets": driver.array_literal(entry.bucket.value for entry in entries),
+        "entry_customer_ids": driver.array_literal(entry.customer_id for entry in entries),
+        "amounts": driver.array_literal(entry.amount_points for entry in entries),
+    }
+    statement = _POST_TRANSACTION
+    if document is not None:
+        shared = params.keys() & document.params.keys()
+        if shared - {"account_id"} or document.params.get("account_id", header.account_id) != (
+            header.account_id
+        ):
+            raise ValueError(f"a document's write shares the posting's parameters {shared}")
+        statement = _posting_with_document(document.sql)
+        params |= document.params
+    row = await driver.fetch_one(session, statement, params)
     if row is None:
         return None
     note_ledger_transaction(session, header.kind.value)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 class TransactionKind(enum.StrEnum):
@@ -93,6 +95,17 @@ class Posting:
     new_lot_points: int = 0
     new_lot_terms: LotTerms | None = None
     new_lot_bucket: Bucket = Bucket.available
+
+
+@dataclass(frozen=True)
+class DocumentWrite:
+    """The document's own write, carried in the posting's statement: the customer's lock is
+    then held one round trip less. `sql` is one or more WITH items (`name AS (...)`, comma
+    separated) on the document's own tables; they may read the new transaction's id as
+    `(SELECT id FROM claimed)`. Its parameters share only `account_id` with the posting's."""
+
+    sql: str
+    params: Mapping[str, Any]
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from loyalty.ledger.errors import InsufficientPoints, LedgerKeyReused
 from loyalty.ledger.schemas import (
     Balance,
     Bucket,
+    DocumentWrite,
     Entry,
     LedgerLine,
     Lot,
@@ -350,6 +351,7 @@ async def _post(
     spent_points: int,
     credit: _CreditPlan | None,
     terms: LotTerms | None,
+    document: DocumentWrite | None = None,
 ) -> int:
     """A posting that spends `draws` (the entries for `spent_points` are added here) and
     credits `credit`: the transaction, draws, movements, lot and entries in one statement, so the
@@ -371,6 +373,7 @@ async def _post(
         lot_points=credit.lot_points if credit is not None else 0,
         lot_state=credit.lot_state if credit is not None else "active",
         terms=terms,
+        document=document,
     )
     if posted is None:
         # The document's own unique key is claimed first, so this is a broken invariant.
@@ -409,8 +412,11 @@ async def post_sale(
     idempotency_key: str,
     sale_id: int,
     now: datetime,
+    document: DocumentWrite | None = None,
 ) -> SalePostingResult:
-    """Spend (soonest-expiring lots first) and earn for one sale, as one transaction."""
+    """Spend (soonest-expiring lots first) and earn for one sale, as one transaction, with
+    `document`'s write in the posting's statement. Nothing is posted, and `document` is not
+    written, when there is nothing to spend or earn (`transaction_id` None)."""
     if spend_points > locked.balance.available_points:
         raise InsufficientPoints(
             available_points=locked.balance.available_points,
@@ -450,6 +456,7 @@ async def post_sale(
         spent_points=spend_points,
         credit=credit,
         terms=earn_terms if credit is not None else None,
+        document=document,
     )
     repaid = credit.repaid if credit is not None else 0
     return SalePostingResult(transaction_id, spend_points, earn_points, repaid, locked.balance)

@@ -18,7 +18,7 @@ from loyalty.customers.repository import (
     reference_select,
 )
 from loyalty.db import driver
-from loyalty.ledger.schemas import Balance
+from loyalty.ledger.schemas import Balance, DocumentWrite
 from loyalty.models import customer, customer_balance, sale, sale_line
 from loyalty.tiers.repository import window_total_column
 
@@ -198,11 +198,7 @@ async def record_lines(
 ) -> None:
     """The receipt's lines, one list per column named as `_INSERT_LINES_SQL`'s arrays, and, with
     a customer, the sale's outcome: one round trip."""
-    params: dict[str, Any] = {
-        "account_id": account_id,
-        "sale_id": sale_id,
-        **{column: driver.array_literal(values) for column, values in lines.items()},
-    }
+    params = _lines_params(account_id, sale_id, lines)
     if finish is None:
         await driver.execute(session, _INSERT_LINES, params)
         return
@@ -213,6 +209,54 @@ async def record_lines(
         "ledger_transaction_id": finish.ledger_transaction_id,
     }
     await driver.execute(session, _FINISH_AND_INSERT_LINES, params)
+
+
+# The same write carried in the ledger's posting (`ledger.schemas.DocumentWrite`): the sale's
+# outcome names the posting's transaction, and the customer's lock is held one round trip less.
+_LINES_WITH_POSTING = (
+    """lines AS (
+"""
+    + _INSERT_LINES_SQL
+    + """), finished AS (
+    UPDATE sale
+       SET customer_id = :sale_customer_id, spent_points = :spent_total_points,
+           earned_points = :earned_total_points,
+           ledger_transaction_id = (SELECT id FROM claimed)
+     WHERE account_id = :account_id AND id = :sale_id
+)
+"""
+)
+
+
+def lines_with_posting(
+    account_id: uuid.UUID,
+    sale_id: int,
+    lines: dict[str, list[Any]],
+    *,
+    customer_id: uuid.UUID,
+    spent_points: int,
+    earned_points: int,
+) -> DocumentWrite:
+    """What `record_lines` writes for a sale with a customer, to ride in the sale's posting."""
+    return DocumentWrite(
+        _LINES_WITH_POSTING,
+        _lines_params(account_id, sale_id, lines)
+        | {
+            "sale_customer_id": customer_id,
+            "spent_total_points": spent_points,
+            "earned_total_points": earned_points,
+        },
+    )
+
+
+def _lines_params(
+    account_id: uuid.UUID, sale_id: int, lines: dict[str, list[Any]]
+) -> dict[str, Any]:
+    return {
+        "account_id": account_id,
+        "sale_id": sale_id,
+        **{column: driver.array_literal(values) for column, values in lines.items()},
+    }
 
 
 async def lock_by_moysklad_id(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -538,8 +539,18 @@ async def confirm_sale(
             actor=actor,
             now=now,
         )
-    spent_per_line = [0] * len(lines)
-    earned_per_line = [0] * len(lines)
+    columns: dict[str, list[Any]] = {
+        "line_nos": list(range(len(lines))),
+        "assortment_ids": [line.assortment_id for line in lines],
+        "quantities": [line.quantity for line in lines],
+        "prices_minor": [line.price_minor for line in lines],
+        "discounted_prices_minor": [line.discounted_price_minor for line in lines],
+        "totals_minor": [line.total_minor for line in lines],
+        "paid_minor": [line.paid_minor for line in lines],
+        "spent_points": [0] * len(lines),
+        "earned_points": [0] * len(lines),
+    }
+    recorded = False
     finish: repository.SaleFinish | None = None
     if customer is not None and locked is not None:
         earn = (
@@ -548,6 +559,15 @@ async def confirm_sale(
             )
             if customer.active
             else 0
+        )
+        columns["spent_points"] = category_rules.spent_per_line(
+            spend,
+            [line.total_minor - line.paid_minor for line in lines],
+            [line.total_minor for line in lines],
+            depth.terms,
+        )
+        columns["earned_points"] = category_rules.earned_per_line(
+            earn, [line.paid_minor for line in lines], depth.terms
         )
         posting = await ledger_service.post_sale(
             session,
@@ -558,21 +578,22 @@ async def confirm_sale(
             idempotency_key=f"sale:{sale_id}",
             sale_id=sale_id,
             now=now,
+            # The lines and the sale's outcome ride in the posting's statement.
+            document=repository.lines_with_posting(
+                context.account_id,
+                sale_id,
+                columns,
+                customer_id=customer.id,
+                spent_points=spend,
+                earned_points=earn,
+            ),
         )
-        spent_per_line = category_rules.spent_per_line(
-            spend,
-            [line.total_minor - line.paid_minor for line in lines],
-            [line.total_minor for line in lines],
-            depth.terms,
-        )
-        earned_per_line = category_rules.earned_per_line(
-            earn, [line.paid_minor for line in lines], depth.terms
-        )
+        recorded = posting.transaction_id is not None
         finish = repository.SaleFinish(
             customer_id=customer.id,
             spent_points=spend,
             earned_points=earn,
-            ledger_transaction_id=posting.transaction_id,
+            ledger_transaction_id=None,  # nothing was posted
         )
     if locked_standing is not None:
         await tiers_service.record_document(
@@ -586,21 +607,12 @@ async def confirm_sale(
             reason="sale",
             now=now,
         )
-    await repository.record_lines(
-        session,
-        context.account_id,
-        sale_id,
-        {
-            "line_nos": list(range(len(lines))),
-            "assortment_ids": [line.assortment_id for line in lines],
-            "quantities": [line.quantity for line in lines],
-            "prices_minor": [line.price_minor for line in lines],
-            "discounted_prices_minor": [line.discounted_price_minor for line in lines],
-            "totals_minor": [line.total_minor for line in lines],
-            "paid_minor": [line.paid_minor for line in lines],
-            "spent_points": spent_per_line,
-            "earned_points": earned_per_line,
-        },
-        finish,
-    )
+    if not recorded:
+        await repository.record_lines(
+            session,
+            context.account_id,
+            sale_id,
+            columns,
+            finish,
+        )
     return SaleOutcome(replayed=False)

@@ -1,0 +1,116 @@
+"""A commit's statements: the lines and the sale's outcome ride in the ledger's posting, so the
+customer's balance lock is held for one statement after it is taken."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from loyalty.ledger import repository as ledger_repository
+from loyalty.ledger.schemas import DocumentWrite, TransactionHeader, TransactionKind
+from tests.conftest import Tenant
+from tests.support import payloads
+from tests.support.statements import sent_statements
+
+PRODUCT = "9c56720c-e8a7-4fdc-aea4-7104f28207be"
+
+
+def _stored_sale(tenant: Tenant, sale_ms_id: str) -> dict[str, object]:
+    [row] = tenant.db.fetch(
+        "SELECT s.customer_id, s.spent_points, s.earned_points, s.ledger_transaction_id,"
+        " t.document_id = s.id AS posting_names_the_sale,"
+        " (SELECT array_agg(l.earned_points ORDER BY l.line_no) FROM sale_line l"
+        "   WHERE l.account_id = s.account_id AND l.sale_id = s.id) AS earned_per_line,"
+        " (SELECT array_agg(l.spent_points ORDER BY l.line_no) FROM sale_line l"
+        "   WHERE l.account_id = s.account_id AND l.sale_id = s.id) AS spent_per_line"
+        " FROM sale s LEFT JOIN ledger_transaction t"
+        "   ON t.account_id = s.account_id AND t.id = s.ledger_transaction_id"
+        " WHERE s.account_id = :account AND s.moysklad_id = :sale",
+        account=tenant.account_id,
+        sale=sale_ms_id,
+    )
+    return row
+
+
+def test_an_earning_sale_posts_its_lines_with_the_ledger(tenant: Tenant) -> None:
+    customer = tenant.register()
+    tenant.buy(customer, [payloads.position(PRODUCT, 1, 500)])  # warm the statement caches
+    sale_id = payloads.new_id()
+    body = payloads.sale(
+        sale_id,
+        customer,
+        [payloads.position(PRODUCT, 2, 1000), payloads.position(payloads.new_id(), 1, 500)],
+    )
+    with sent_statements() as sent:
+        assert tenant.post("/retaildemand", body).status_code == 201
+    till_sql = [sql for sql in sent if "moysklad_task" not in sql]
+    # The claim, the customer, the balance lock, and the posting with the lines.
+    assert len(till_sql) == 4, till_sql
+    assert "INSERT INTO sale_line" in till_sql[-1] and "ledger_transaction" in till_sql[-1]
+    stored = _stored_sale(tenant, sale_id)
+    assert stored["posting_names_the_sale"] is True
+    assert stored["earned_points"] == sum(stored["earned_per_line"])  # type: ignore[arg-type]
+    assert stored["earned_points"] > 0  # type: ignore[operator]
+    assert stored["spent_per_line"] == [0, 0]
+
+
+def test_a_spending_sale_records_its_split_in_the_same_statement(tenant: Tenant) -> None:
+    tenant.set_program(welcome_bonus_points=100)
+    customer = tenant.register()
+    sale_id = payloads.new_id()
+    body = payloads.sale(
+        sale_id,
+        customer,
+        [
+            payloads.position(PRODUCT, 1, 1000, discounted_price=970),
+            payloads.position(payloads.new_id(), 1, 1000, discounted_price=990),
+        ],
+        spend=40,
+    )
+    assert tenant.post("/retaildemand", body).status_code == 201
+    stored = _stored_sale(tenant, sale_id)
+    assert stored["spent_points"] == 40
+    assert sum(stored["spent_per_line"]) == 40  # type: ignore[arg-type]
+    assert stored["posting_names_the_sale"] is True
+    assert tenant.balance(customer) == 60 + stored["earned_points"]  # type: ignore[operator]
+
+
+def test_a_sale_with_nothing_to_post_still_records_its_lines(tenant: Tenant) -> None:
+    tenant.set_program(earn_percent=0)
+    customer = tenant.register()
+    sale_id = payloads.new_id()
+    body = payloads.sale(sale_id, customer, [payloads.position(PRODUCT, 1, 1000)])
+    assert tenant.post("/retaildemand", body).status_code == 201
+    stored = _stored_sale(tenant, sale_id)
+    assert stored["ledger_transaction_id"] is None
+    assert stored["customer_id"] is not None
+    assert stored["earned_per_line"] == [0]
+
+
+def test_a_document_write_may_not_borrow_the_postings_parameters(tenant: Tenant) -> None:
+    header = TransactionHeader(
+        account_id=tenant.account_id,
+        kind=TransactionKind.adjustment,
+        idempotency_key=f"test:{uuid.uuid4()}",
+        customer_id=None,
+        effective_at=datetime.now(UTC),
+    )
+    borrowing = DocumentWrite("x AS (SELECT 1)", {"kind": "sale", "account_id": tenant.account_id})
+
+    async def post(session: AsyncSession) -> None:
+        await ledger_repository.post_transaction(
+            session,
+            header,
+            [],
+            draws=[],
+            lot_points=0,
+            lot_state="active",
+            terms=None,
+            document=borrowing,
+        )
+
+    with pytest.raises(ValueError, match="kind"):
+        tenant.db.run(post)
