@@ -263,24 +263,25 @@ _CLAIM_TRANSACTION = (
 )
 
 
+def _header_params(header: TransactionHeader) -> dict[str, Any]:
+    return {
+        "account_id": header.account_id,
+        "kind": header.kind.value,
+        "idempotency_key": header.idempotency_key,
+        "customer_id": header.customer_id,
+        "document_kind": header.document_kind,
+        "document_id": header.document_id,
+        "reverses_transaction_id": header.reverses_transaction_id,
+        "reason": header.reason,
+        "actor": header.actor,
+        "effective_at": header.effective_at,
+    }
+
+
 async def claim_transaction(session: AsyncSession, header: TransactionHeader) -> int | None:
     """INSERT … ON CONFLICT DO NOTHING: a concurrent duplicate waits on the unique key, then
     sees the winner's row and gets None."""
-    result = await session.execute(
-        _CLAIM_TRANSACTION,
-        {
-            "account_id": header.account_id,
-            "kind": header.kind.value,
-            "idempotency_key": header.idempotency_key,
-            "customer_id": header.customer_id,
-            "document_kind": header.document_kind,
-            "document_id": header.document_id,
-            "reverses_transaction_id": header.reverses_transaction_id,
-            "reason": header.reason,
-            "actor": header.actor,
-            "effective_at": header.effective_at,
-        },
-    )
+    result = await session.execute(_CLAIM_TRANSACTION, _header_params(header))
     claimed: int | None = result.scalar_one_or_none()
     if claimed is not None:
         note_ledger_transaction(session, header.kind.value)
@@ -369,16 +370,7 @@ async def post_transaction(
 ) -> PostedTransaction | None:
     """None when the key was already taken. `document`'s write goes in the same statement."""
     params: dict[str, Any] = {
-        "account_id": header.account_id,
-        "kind": header.kind.value,
-        "idempotency_key": header.idempotency_key,
-        "customer_id": header.customer_id,
-        "document_kind": header.document_kind,
-        "document_id": header.document_id,
-        "reverses_transaction_id": header.reverses_transaction_id,
-        "reason": header.reason,
-        "actor": header.actor,
-        "effective_at": header.effective_at,
+        **_header_params(header),
         "draw_lot_ids": driver.array_literal(draw.lot_id for draw in draws),
         "draw_points": driver.array_literal(draw.points for draw in draws),
         "lot_points": lot_points,

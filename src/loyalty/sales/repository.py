@@ -25,12 +25,11 @@ from loyalty.tiers.repository import window_total_column
 
 @dataclass(frozen=True)
 class SaleFinish:
-    """What a sale with a customer records once the ledger has posted it."""
+    """What a sale with a customer records: who bought, what was spent and earned."""
 
     customer_id: uuid.UUID
     spent_points: int
     earned_points: int
-    ledger_transaction_id: int | None  # None: nothing to post (no spend, nothing earned)
 
 
 @dataclass(frozen=True)
@@ -173,19 +172,18 @@ SELECT CAST(:account_id AS uuid), CAST(:sale_id AS bigint), line.*
               CAST(CAST(:earned_points AS text) AS bigint[])) AS line
 """
 _INSERT_LINES = driver.compiled(sa.text(_INSERT_LINES_SQL))
-# A sale with a customer also records who bought and what the ledger posted, in the same
+# A sale with a customer also records who bought and what it spent and earned, in the same
 # statement (a data-modifying WITH runs whether or not the INSERT reads it).
-_FINISH_AND_INSERT_LINES = driver.compiled(
-    sa.text(
-        """
-WITH finished AS (
+_FINISHED_SET = """
     UPDATE sale
-       SET customer_id = :customer_id, spent_points = :spent_total_points,
-           earned_points = :earned_total_points, ledger_transaction_id = :ledger_transaction_id
+       SET customer_id = :sale_customer_id, spent_points = :spent_total_points,
+           earned_points = :earned_total_points"""
+_FINISHED_WHERE = """
      WHERE account_id = :account_id AND id = :sale_id
-)"""
-        + _INSERT_LINES_SQL
-    )
+)
+"""
+_FINISH_AND_INSERT_LINES = driver.compiled(
+    sa.text("WITH finished AS (" + _FINISHED_SET + _FINISHED_WHERE + _INSERT_LINES_SQL)
 )
 
 
@@ -202,51 +200,37 @@ async def record_lines(
     if finish is None:
         await driver.execute(session, _INSERT_LINES, params)
         return
-    params |= {
-        "customer_id": finish.customer_id,
-        "spent_total_points": finish.spent_points,
-        "earned_total_points": finish.earned_points,
-        "ledger_transaction_id": finish.ledger_transaction_id,
-    }
-    await driver.execute(session, _FINISH_AND_INSERT_LINES, params)
+    await driver.execute(session, _FINISH_AND_INSERT_LINES, params | _finish_params(finish))
 
 
 # The same write carried in the ledger's posting (`ledger.schemas.DocumentWrite`): the sale's
-# outcome names the posting's transaction, and the customer's lock is held one round trip less.
+# outcome also names the posting's transaction, and the customer's lock is held one round trip
+# less.
 _LINES_WITH_POSTING = (
-    """lines AS (
-"""
+    "lines AS ("
     + _INSERT_LINES_SQL
-    + """), finished AS (
-    UPDATE sale
-       SET customer_id = :sale_customer_id, spent_points = :spent_total_points,
-           earned_points = :earned_total_points,
-           ledger_transaction_id = (SELECT id FROM claimed)
-     WHERE account_id = :account_id AND id = :sale_id
-)
-"""
+    + "), finished AS ("
+    + _FINISHED_SET
+    + ",\n           ledger_transaction_id = (SELECT id FROM claimed)"
+    + _FINISHED_WHERE
 )
 
 
 def lines_with_posting(
-    account_id: uuid.UUID,
-    sale_id: int,
-    lines: dict[str, list[Any]],
-    *,
-    customer_id: uuid.UUID,
-    spent_points: int,
-    earned_points: int,
+    account_id: uuid.UUID, sale_id: int, lines: dict[str, list[Any]], finish: SaleFinish
 ) -> DocumentWrite:
     """What `record_lines` writes for a sale with a customer, to ride in the sale's posting."""
     return DocumentWrite(
-        _LINES_WITH_POSTING,
-        _lines_params(account_id, sale_id, lines)
-        | {
-            "sale_customer_id": customer_id,
-            "spent_total_points": spent_points,
-            "earned_total_points": earned_points,
-        },
+        _LINES_WITH_POSTING, _lines_params(account_id, sale_id, lines) | _finish_params(finish)
     )
+
+
+def _finish_params(finish: SaleFinish) -> dict[str, Any]:
+    return {
+        "sale_customer_id": finish.customer_id,
+        "spent_total_points": finish.spent_points,
+        "earned_total_points": finish.earned_points,
+    }
 
 
 def _lines_params(

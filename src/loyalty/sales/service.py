@@ -569,6 +569,9 @@ async def confirm_sale(
         columns["earned_points"] = category_rules.earned_per_line(
             earn, [line.paid_minor for line in lines], depth.terms
         )
+        finish = repository.SaleFinish(
+            customer_id=customer.id, spent_points=spend, earned_points=earn
+        )
         posting = await ledger_service.post_sale(
             session,
             locked,
@@ -579,22 +582,9 @@ async def confirm_sale(
             sale_id=sale_id,
             now=now,
             # The lines and the sale's outcome ride in the posting's statement.
-            document=repository.lines_with_posting(
-                context.account_id,
-                sale_id,
-                columns,
-                customer_id=customer.id,
-                spent_points=spend,
-                earned_points=earn,
-            ),
+            document=repository.lines_with_posting(context.account_id, sale_id, columns, finish),
         )
         recorded = posting.transaction_id is not None
-        finish = repository.SaleFinish(
-            customer_id=customer.id,
-            spent_points=spend,
-            earned_points=earn,
-            ledger_transaction_id=None,  # nothing was posted
-        )
     if locked_standing is not None:
         await tiers_service.record_document(
             session,
@@ -608,11 +598,5 @@ async def confirm_sale(
             now=now,
         )
     if not recorded:
-        await repository.record_lines(
-            session,
-            context.account_id,
-            sale_id,
-            columns,
-            finish,
-        )
+        await repository.record_lines(session, context.account_id, sale_id, columns, finish)
     return SaleOutcome(replayed=False)
