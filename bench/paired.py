@@ -4,12 +4,14 @@ whose gain is smaller than the machine's drift between two full runs.
     git worktree add /tmp/before <commit>
     .venv/bin/python -m bench.paired /tmp/before . --operation commit --rounds 3
 
-Each round serves every tree in turn (`loyalty serve --workers 2`, the tree's own `src` first
+Each round serves every tree in turn (`loyalty serve --workers N`, the tree's own `src` first
 on the path) and runs the same closed loop against it; the workload's random stream differs
 per run, so no run replays another's sale ids. Reported per run: throughput, the machine's
-CPU per operation without the load generator's, and PostgreSQL's share of it (its processes'
-CPU, exact while no connection is opened or closed during the run) and the connections the
-service opened during the run.
+CPU per operation without the load generator's, PostgreSQL's share of it (its processes'
+CPU, exact while no connection is opened or closed during the run), the service's own
+processes' CPU per operation (the figure least moved by the generator and the database
+sharing the cores: compare it with `--workers 1`) and the connections the service opened
+during the run.
 """
 
 from __future__ import annotations
@@ -62,6 +64,18 @@ def sessions_opened(url: str) -> int:
     return asyncio.run(read())
 
 
+def service_cpu_seconds(service: psutil.Process) -> float:
+    """CPU of the serving process and its workers."""
+    total = 0.0
+    for member in [service, *service.children(recursive=True)]:
+        try:
+            times = member.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def flows_for(
     workload: Workload, operation: str, hot_customer: str
 ) -> Callable[[int], tuple[str, Flow]]:
@@ -83,6 +97,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--customers", type=int, default=20_000)
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
         "--in-flight",
         type=int,
@@ -118,7 +133,9 @@ def main() -> None:
                     environment["LOYALTY_MAX_REQUESTS_IN_FLIGHT"] = str(args.in_flight)
                 command = [sys.executable, "-m", "loyalty", "serve", "--port", str(port)]
                 service = subprocess.Popen(
-                    [*command, "--workers", "2", "--no-migrate"], env=environment, cwd=tree
+                    [*command, "--workers", str(args.workers), "--no-migrate"],
+                    env=environment,
+                    cwd=tree,
                 )
                 try:
                     wait_for(port)
@@ -130,10 +147,12 @@ def main() -> None:
                     flows = flows_for(workload, args.operation, seeded.customer_ids[0])
                     closed(port, flows, headers, connections=connections, seconds=3)  # warm-up
                     sessions = sessions_opened(url)
-                    busy, generator, postgres = (
+                    serving = psutil.Process(service.pid)
+                    busy, generator, postgres, own = (
                         machine_busy_seconds(),
                         own_cpu_seconds(),
                         postgres_cpu_seconds(),
+                        service_cpu_seconds(serving),
                     )
                     result = closed(
                         port, flows, headers, connections=connections, seconds=args.seconds
@@ -143,6 +162,7 @@ def main() -> None:
                         own_cpu_seconds() - generator
                     )
                     postgres_ms = (postgres_cpu_seconds() - postgres) * 1000 / operations
+                    service_ms = (service_cpu_seconds(serving) - own) * 1000 / operations
                     opened = sessions_opened(url) - sessions - 1  # less this look's own
                     errors = collections.Counter(
                         sample.outcome for sample in result.samples if sample.outcome != "ok"
@@ -150,7 +170,8 @@ def main() -> None:
                     print(
                         f"round {round_number} {tree}: {result.throughput():.1f}/s,"
                         f" {service_and_database * 1000 / operations:.2f} ms CPU per"
-                        f" {args.operation} (PostgreSQL {postgres_ms:.2f}),"
+                        f" {args.operation} (PostgreSQL {postgres_ms:.2f},"
+                        f" service {service_ms:.2f}),"
                         f" {opened} connections opened, errors {dict(errors)}",
                         flush=True,
                     )

@@ -207,3 +207,61 @@ def test_turning_the_statement_cache_off_covers_the_drivers_statements(
 
     prepared = asyncio.run(main())
     assert (prepared > 0) is named_statements
+
+
+_BACKEND = driver.compiled(sa.text("SELECT pg_backend_pid() AS pid"))
+_SLEEP = driver.compiled(sa.text("SELECT pg_sleep(5) AS slept"))
+
+
+def test_a_read_only_sessions_statement_borrows_a_pooled_connection_for_itself_alone(
+    db: Database,
+) -> None:
+    async def work(session: AsyncSession) -> tuple[int, int, int, bool]:
+        pool = session.sync_session.bind.pool  # type: ignore[union-attr]
+        first = await driver.fetch_one(session, _BACKEND, {})
+        second = await driver.fetch_one(session, _BACKEND, {})
+        assert first is not None and second is not None
+        # Returned to the pool at once, though the session is still open.
+        return first.pid, second.pid, pool.checkedout(), session.in_transaction()
+
+    first_pid, second_pid, checked_out, in_transaction = _with_session(db, work, read_only=True)
+    assert (checked_out, in_transaction) == (0, False)
+    assert first_pid == second_pid  # the pool handed the same connection back
+
+
+def test_once_a_read_only_session_holds_a_connection_its_driver_statements_share_it(
+    db: Database,
+) -> None:
+    async def work(session: AsyncSession) -> tuple[int, int, int]:
+        pool = session.sync_session.bind.pool  # type: ignore[union-attr]
+        own_pid = (await session.execute(sa.text("SELECT pg_backend_pid()"))).scalar_one()
+        row = await driver.fetch_one(session, _BACKEND, {})
+        assert row is not None
+        return own_pid, row.pid, pool.checkedout()
+
+    own_pid, driver_pid, checked_out = _with_session(db, work, read_only=True)
+    assert driver_pid == own_pid
+    assert checked_out == 1  # never a second connection for one request
+
+
+def test_a_failed_or_cancelled_pooled_statement_gives_its_connection_back_usable(
+    db: Database,
+) -> None:
+    async def work(session: AsyncSession) -> tuple[int, int, int]:
+        pool = session.sync_session.bind.pool  # type: ignore[union-attr]
+        with pytest.raises(TypeError):
+            await driver.fetch_one(session, _TWICE, {})
+        with pytest.raises(asyncpg.DivisionByZeroError):
+            await driver.fetch_one(
+                session, driver.compiled(sa.text("SELECT 1 / CAST(:zero AS int)")), {"zero": 0}
+            )
+        before = await driver.fetch_one(session, _BACKEND, {})
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(driver.fetch_one(session, _SLEEP, {}), timeout=0.2)
+        after = await asyncio.wait_for(driver.fetch_one(session, _BACKEND, {}), timeout=2)
+        assert before is not None and after is not None
+        return before.pid, after.pid, pool.checkedout()
+
+    before_pid, after_pid, checked_out = _with_session(db, work, read_only=True)
+    assert checked_out == 0
+    assert after_pid == before_pid  # the cancelled statement's connection served the next one

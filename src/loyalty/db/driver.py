@@ -14,7 +14,7 @@ them with `loyalty.db.errors`, which reads the SQLSTATE from either.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
@@ -24,9 +24,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.util import greenlet_spawn
 
 _DIALECT = asyncpg_dialect(paramstyle="numeric_dollar")  # type: ignore[no-untyped-call]
 _CONNECTION_KEY = "loyalty.db.driver.connection"
+# Set in a read-only (autocommit) session's `info`: see `_on_pooled_connection`.
+STATEMENTS_ON_POOL = "loyalty.db.driver.statements_on_pool"
 
 
 class Row(asyncpg.Record):  # type: ignore[misc]
@@ -116,22 +119,51 @@ async def connection_of(session: AsyncSession) -> asyncpg.Connection:
     return cast(asyncpg.Connection, connection)
 
 
+async def _on_pooled_connection(
+    session: AsyncSession, send: Callable[[asyncpg.Connection], Awaitable[Any]]
+) -> Any:
+    """A read-only session's statement before it holds a connection: run on a connection taken
+    from the pool for this statement alone. In autocommit every statement is its own
+    transaction, so nothing is lost, and a recalc (one statement) skips the session's
+    connection machinery: its begin, connection characteristics and close cost more than the
+    statement itself. Once the session holds a connection (it sent a statement of its own),
+    its statements share it, so a request never holds two."""
+    bind = session.sync_session.bind
+    assert isinstance(bind, sa.Engine), "a read-only session is bound to its engine"
+    pooled = await greenlet_spawn(bind.raw_connection)
+    try:
+        return await send(cast(asyncpg.Connection, pooled.driver_connection))
+    finally:
+        # In a greenlet: returning an overflow connection closes it, which awaits.
+        await greenlet_spawn(pooled.close)
+
+
+async def _send(session: AsyncSession, send: Callable[[asyncpg.Connection], Awaitable[Any]]) -> Any:
+    if session.info.get(STATEMENTS_ON_POOL) and not session.in_transaction():
+        return await _on_pooled_connection(session, send)
+    return await send(await connection_of(session))
+
+
 async def fetch_one(
     session: AsyncSession, statement: Statement, params: Mapping[str, Any]
 ) -> Row | None:
-    connection = await connection_of(session)
-    row = await connection.fetchrow(statement.sql, *statement.bind(params), record_class=Row)
+    args = statement.bind(params)
+    row = await _send(
+        session, lambda connection: connection.fetchrow(statement.sql, *args, record_class=Row)
+    )
     return cast(Row | None, row)
 
 
 async def fetch_all(
     session: AsyncSession, statement: Statement, params: Mapping[str, Any]
 ) -> list[Row]:
-    connection = await connection_of(session)
-    rows = await connection.fetch(statement.sql, *statement.bind(params), record_class=Row)
+    args = statement.bind(params)
+    rows = await _send(
+        session, lambda connection: connection.fetch(statement.sql, *args, record_class=Row)
+    )
     return cast(list[Row], rows)
 
 
 async def execute(session: AsyncSession, statement: Statement, params: Mapping[str, Any]) -> None:
-    connection = await connection_of(session)
-    await connection.execute(statement.sql, *statement.bind(params))
+    args = statement.bind(params)
+    await _send(session, lambda connection: connection.execute(statement.sql, *args))

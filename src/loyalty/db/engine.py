@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 from loyalty.config import Settings
+from loyalty.db.driver import STATEMENTS_ON_POOL
 
 
 def make_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
@@ -70,8 +71,14 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 def make_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions for endpoints that only read: autocommit, so no BEGIN/COMMIT round trips."""
-    return make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+    """Sessions for endpoints that only read: autocommit, so no BEGIN/COMMIT round trips, and
+    their driver statements on a connection of their own (`loyalty.db.driver`)."""
+    return async_sessionmaker(
+        engine.execution_options(isolation_level="AUTOCOMMIT"),
+        expire_on_commit=False,
+        autoflush=False,
+        info={STATEMENTS_ON_POOL: True},
+    )
 
 
 @asynccontextmanager
