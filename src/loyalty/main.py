@@ -17,11 +17,7 @@ from loyalty.common import crypto
 from loyalty.common.clock import Clock
 from loyalty.common.error_handlers import install_error_handlers
 from loyalty.common.gc_tuning import tune_for_serving
-from loyalty.common.middleware import (
-    AdmissionMiddleware,
-    BodyLimitMiddleware,
-    RequestDeadlineMiddleware,
-)
+from loyalty.common.middleware import RequestGuardMiddleware
 from loyalty.common.openapi import install_openapi
 from loyalty.config import Settings, load_settings
 from loyalty.db.engine import (
@@ -76,13 +72,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     install_openapi(app)
     include_routes(app)
     app.add_middleware(
-        BodyLimitMiddleware,
-        max_body_bytes=settings.MAX_BODY_BYTES,
-        json_only_prefixes=(LOYALTY_PREFIX,),
-    )
-    # Inside the deadline, so time spent waiting for admission counts toward it.
-    app.add_middleware(
-        AdmissionMiddleware,
+        RequestGuardMiddleware,
+        deadline_seconds=settings.REQUEST_DEADLINE_SECONDS,
         # The pool's size, not size plus overflow: a steady load above the pool would open
         # and close overflow connections all the time, each a server process, type look-ups
         # and five fresh plans per statement. Overflow stays for what admission does not
@@ -90,9 +81,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         max_in_flight=settings.MAX_REQUESTS_IN_FLIGHT or settings.DATABASE_POOL_SIZE,
         burst_wait_seconds=settings.ADMISSION_WAIT_SECONDS,
         overload_wait_seconds=settings.ADMISSION_WAIT_OVERLOADED_SECONDS,
-    )
-    app.add_middleware(
-        RequestDeadlineMiddleware, deadline_seconds=settings.REQUEST_DEADLINE_SECONDS
+        max_body_bytes=settings.MAX_BODY_BYTES,
+        json_only_prefixes=(LOYALTY_PREFIX,),
     )
     return app
 
