@@ -30,7 +30,15 @@ import asyncpg
 import psutil
 
 from bench.loadgen import Flow
-from bench.run import closed, database, drop_database, free_port, postgres_cpu_seconds, wait_for
+from bench.run import (
+    closed,
+    database,
+    drop_database,
+    free_port,
+    postgres_cpu_seconds,
+    tree_cpu_seconds,
+    wait_for,
+)
 from bench.scenarios import TOKEN_HEADER, Workload
 from bench.seed import plain_url, run_seed
 from loyalty.config import Settings
@@ -62,18 +70,6 @@ def sessions_opened(url: str) -> int:
             await connection.close()
 
     return asyncio.run(read())
-
-
-def service_cpu_seconds(service: psutil.Process) -> float:
-    """CPU of the serving process and its workers."""
-    total = 0.0
-    for member in [service, *service.children(recursive=True)]:
-        try:
-            times = member.cpu_times()
-        except psutil.Error:
-            continue
-        total += times.user + times.system
-    return total
 
 
 def flows_for(
@@ -152,7 +148,7 @@ def main() -> None:
                         machine_busy_seconds(),
                         own_cpu_seconds(),
                         postgres_cpu_seconds(),
-                        service_cpu_seconds(serving),
+                        tree_cpu_seconds(serving),
                     )
                     result = closed(
                         port, flows, headers, connections=connections, seconds=args.seconds
@@ -162,7 +158,7 @@ def main() -> None:
                         own_cpu_seconds() - generator
                     )
                     postgres_ms = (postgres_cpu_seconds() - postgres) * 1000 / operations
-                    service_ms = (service_cpu_seconds(serving) - own) * 1000 / operations
+                    service_ms = (tree_cpu_seconds(serving) - own) * 1000 / operations
                     opened = sessions_opened(url) - sessions - 1  # less this look's own
                     errors = collections.Counter(
                         sample.outcome for sample in result.samples if sample.outcome != "ok"
