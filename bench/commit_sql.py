@@ -189,6 +189,11 @@ def _substitute(value: Any, mapping: dict[Any, Any], sale_old: str, sale_new: st
     return value
 
 
+def _is_id(value: Any) -> bool:
+    generated = isinstance(value, int) and not isinstance(value, bool)
+    return (generated and value >= DISTINCTIVE_ID_FLOOR) or isinstance(value, uuid.UUID)
+
+
 def _substitute_item(item: str, mapping: dict[Any, Any]) -> str:
     if item.isdigit() and int(item) >= DISTINCTIVE_ID_FLOOR:
         return str(mapping.get(int(item), item))
@@ -268,7 +273,8 @@ async def _replay(
                                 and "RETURNING" in statement.sql
                             ):
                                 for old, new in zip(statement.returned, tuple(row), strict=False):
-                                    if old != new:
+                                    # Only ids: the claim also returns the customer's row.
+                                    if old != new and _is_id(old):
                                         mapping[old] = new
                 except asyncpg.PostgresError as error:
                     errors += 1

@@ -1,5 +1,6 @@
-"""A commit's statements: the lines and the sale's outcome ride in the ledger's posting, so the
-customer's balance lock is held for one statement after it is taken."""
+"""A commit's statements: the customer is read with the sale's claim, and the lines and the
+sale's outcome ride in the ledger's posting, so the customer's balance lock is held for one
+statement after it is taken."""
 
 from __future__ import annotations
 
@@ -47,8 +48,9 @@ def test_an_earning_sale_posts_its_lines_with_the_ledger(tenant: Tenant) -> None
     with sent_statements() as sent:
         assert tenant.post("/retaildemand", body).status_code == 201
     till_sql = [sql for sql in sent if "moysklad_task" not in sql]
-    # The claim, the customer, the balance lock, and the posting with the lines.
-    assert len(till_sql) == 4, till_sql
+    # The claim with the customer, the balance lock, and the posting with the lines.
+    assert len(till_sql) == 3, till_sql
+    assert "INSERT INTO sale " in till_sql[0] and "FOR SHARE OF customer" in till_sql[0]
     assert "INSERT INTO sale_line" in till_sql[-1] and "ledger_transaction" in till_sql[-1]
     stored = _stored_sale(tenant, sale_id)
     assert stored["posting_names_the_sale"] is True
@@ -114,3 +116,21 @@ def test_a_document_write_may_not_borrow_the_postings_parameters(tenant: Tenant)
 
     with pytest.raises(ValueError, match="kind"):
         tenant.db.run(post)
+
+
+def test_a_sale_naming_the_customer_by_our_id_finds_them_with_the_claim(tenant: Tenant) -> None:
+    tenant.set_program(auto_enroll=False)  # found, or the sale would go without points
+    customer = tenant.register()
+    [row] = tenant.db.fetch(
+        "SELECT id FROM customer WHERE account_id = :account AND moysklad_id = :customer",
+        account=tenant.account_id,
+        customer=customer,
+    )
+    sale_id = payloads.new_id()
+    body = payloads.sale(sale_id, str(row["id"]), [payloads.position(PRODUCT, 1, 1000)])
+    with sent_statements() as sent:
+        assert tenant.post("/retaildemand", body).status_code == 201
+    assert any("INSERT INTO sale " in sql and "FOR SHARE OF customer" in sql for sql in sent)
+    stored = _stored_sale(tenant, sale_id)
+    assert stored["customer_id"] == row["id"]
+    assert tenant.balance(customer) == stored["earned_points"] > 0  # type: ignore[operator]

@@ -279,6 +279,29 @@ async def find_or_enroll(
     customer = await find_customer(session, context, reference, share=share) or await find_customer(
         session, context, sync_id, share=share
     )
+    return await enroll_unless_found(
+        session, context, customer, reference=reference, sync_id=sync_id, fields=fields, now=now
+    )
+
+
+def customer_from_row(row: Any) -> CustomerRef:
+    """A customer row read by another package's statement built on
+    `repository.reference_select`."""
+    return _ref(row)
+
+
+async def enroll_unless_found(
+    session: AsyncSession,
+    context: AccountContext,
+    customer: CustomerRef | None,
+    *,
+    reference: str | None,
+    sync_id: str | None,
+    fields: CustomerFields | None,
+    now: datetime,
+) -> CustomerRef | None:
+    """`customer` when the look-up found one; else enrolled on the spot when the program
+    allows it (`find_or_enroll`, for a caller that has looked the customer up already)."""
     if customer is not None or not context.program.auto_enroll or not (reference or sync_id):
         return customer
     profile = _profile(context.account_id, fields) if fields is not None else {}

@@ -150,6 +150,40 @@ async def claim(session: AsyncSession, values: dict[str, Any]) -> int | None:
     return None if row is None else int(row.id)
 
 
+@functools.cache
+def _claim_and_find_statement(by_our_id: bool) -> driver.Statement:
+    claimed = (
+        pg_insert(sale)
+        .values({name: sa.bindparam(name, type_=sale.c[name].type) for name in CLAIM_COLUMNS})
+        .on_conflict_do_nothing(index_elements=["account_id", "idempotency_key"])
+        .returning(sale.c.id)
+        .cte("claimed")
+    )
+    found = reference_select(by_our_id, "share").cte("found")
+    one = sa.select(sa.literal(1).label("one")).subquery("one")
+    return driver.compiled(
+        sa.select(
+            sa.select(claimed.c.id).scalar_subquery().label("claimed_sale_id"), *found.c
+        ).select_from(one.outerjoin(found, sa.true()))
+    )
+
+
+async def claim_and_find_customer(
+    session: AsyncSession, values: dict[str, Any], reference: str
+) -> tuple[int | None, Any | None]:
+    """`claim`, and the customer behind the till's `reference` share-locked as
+    `customers.repository.find_by_reference(for_share=True)` would, in one round trip: (the
+    sale's id or None when the key is taken, the customer's row or None).
+
+    Both come before the customer's balance lock, so the section under that lock is no
+    longer; on a replay the customer's row is share-locked for nothing, briefly."""
+    by_our_id, params = reference_params(values["account_id"], reference)
+    row = await driver.fetch_one(session, _claim_and_find_statement(by_our_id), values | params)
+    assert row is not None, "the statement always returns one row"
+    sale_id = None if row.claimed_sale_id is None else int(row.claimed_sale_id)
+    return sale_id, row if row.id is not None else None
+
+
 async def get_by_key(session: AsyncSession, account_id: uuid.UUID, key: str) -> Any | None:
     return (await session.execute(_BY_KEY, {"account_id": account_id, "key": key})).one_or_none()
 

@@ -428,27 +428,30 @@ async def confirm_sale(
     )
     key = sale_key(body)
     fingerprint = request_hash(body)
-    sale_id = await repository.claim(
-        session,
-        {
-            "account_id": context.account_id,
-            "idempotency_key": key,
-            "request_hash": fingerprint,
-            "moysklad_id": body.document_id,
-            "name": body.name,
-            "moment": body.moment,
-            "retail_store_id": body.retailStore.store_id if body.retailStore else None,
-            "total_minor": total_minor,
-            "paid_minor": paid_minor,
-            "cash_sum_minor": roubles_to_minor(body.cashSum) if body.cashSum is not None else None,
-            "no_cash_sum_minor": roubles_to_minor(body.noCashSum)
-            if body.noCashSum is not None
-            else None,
-            "requested_earn_points": body.bonusProgram.bonusValueToEarn
-            if body.bonusProgram
-            else None,
-        },
-    )
+    claim = {
+        "account_id": context.account_id,
+        "idempotency_key": key,
+        "request_hash": fingerprint,
+        "moysklad_id": body.document_id,
+        "name": body.name,
+        "moment": body.moment,
+        "retail_store_id": body.retailStore.store_id if body.retailStore else None,
+        "total_minor": total_minor,
+        "paid_minor": paid_minor,
+        "cash_sum_minor": roubles_to_minor(body.cashSum) if body.cashSum is not None else None,
+        "no_cash_sum_minor": roubles_to_minor(body.noCashSum)
+        if body.noCashSum is not None
+        else None,
+        "requested_earn_points": body.bonusProgram.bonusValueToEarn if body.bonusProgram else None,
+    }
+    reference = body.agent.reference if body.agent is not None else None
+    found = None
+    if reference is not None:
+        # The customer rides with the claim, share-locked so the status read stays true
+        # until commit: one round trip, both before the balance lock.
+        sale_id, found = await repository.claim_and_find_customer(session, claim, reference)
+    else:
+        sale_id = await repository.claim(session, claim)
     if sale_id is None:
         stored = await repository.get_by_key(session, context.account_id, key)
         if stored is None or stored.request_hash != fingerprint:
@@ -456,15 +459,15 @@ async def confirm_sale(
         return SaleOutcome(replayed=True)
 
     customer = None
-    if body.agent is not None and body.agent.reference is not None:
-        customer = await customers_service.find_or_enroll(
+    if body.agent is not None and reference is not None:
+        customer = await customers_service.enroll_unless_found(
             session,
             context,
-            reference=body.agent.reference,
+            None if found is None else customers_service.customer_from_row(found),
+            reference=reference,
             sync_id=None,
             fields=_agent_fields(body.agent),
             now=now,
-            share=True,  # no extra round trip; holds the status true until commit
         )
     if spend and customer is None:
         raise SpendWithoutCustomer()
