@@ -4,14 +4,14 @@ whose gain is smaller than the machine's drift between two full runs.
     git worktree add /tmp/before <commit>
     .venv/bin/python -m bench.paired /tmp/before . --operation commit --rounds 3
 
-Each round serves every tree in turn (`loyalty serve --workers N`, the tree's own `src` first
-on the path) and runs the same closed loop against it; the workload's random stream differs
-per run, so no run replays another's sale ids. Reported per run: throughput, the machine's
-CPU per operation without the load generator's, PostgreSQL's share of it (its processes'
-CPU, exact while no connection is opened or closed during the run), the service's own
-processes' CPU per operation (the figure least moved by the generator and the database
-sharing the cores: compare it with `--workers 1`) and the connections the service opened
-during the run.
+Each round serves every tree in turn, in the reverse order every other round (`loyalty serve
+--workers N`, the tree's own `src` first on the path) and runs the same closed loop against
+it; the workload's random stream differs per run, so no run replays another's sale ids.
+Reported per run: throughput, the machine's CPU per operation without the load generator's,
+PostgreSQL's share of it (its processes' CPU, exact while no connection is opened or closed
+during the run), the service's own processes' CPU per operation (the figure least moved by
+the generator and the database sharing the cores: compare it with `--workers 1`) and the
+connections the service opened during the run.
 """
 
 from __future__ import annotations
@@ -116,7 +116,12 @@ def main() -> None:
     connections = 50 if args.operation == "hot" else 32
     try:
         for round_number in range(args.rounds):
-            for tree_number, tree in enumerate(trees):
+            # The order turns every round: on this machine the later run of a round was the
+            # faster in six of seven pairs (seventh round), whichever tree it served.
+            order = list(enumerate(trees))
+            if round_number % 2:
+                order.reverse()
+            for tree_number, tree in order:
                 port = free_port()
                 environment = os.environ | {
                     "DATABASE_URL": url,

@@ -4,9 +4,15 @@ statement after it is taken."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
+import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -134,3 +140,54 @@ def test_a_sale_naming_the_customer_by_our_id_finds_them_with_the_claim(tenant: 
     stored = _stored_sale(tenant, sale_id)
     assert stored["customer_id"] == row["id"]
     assert tenant.balance(customer) == stored["earned_points"] > 0  # type: ignore[operator]
+
+
+@contextmanager
+def _customer_row_held(database_url: str, ms_id: str) -> Iterator[None]:
+    """The customer's row locked FOR UPDATE by another connection (a block or a merge
+    in progress) for as long as the block runs."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        async def main() -> None:
+            connection = await asyncpg.connect(
+                database_url.replace("postgresql+asyncpg", "postgresql")
+            )
+            try:
+                async with connection.transaction():
+                    await connection.execute(
+                        "SELECT 1 FROM customer WHERE moysklad_id = $1 FOR UPDATE", ms_id
+                    )
+                    holding.set()
+                    await asyncio.get_running_loop().run_in_executor(None, release.wait, 10)
+            finally:
+                await connection.close()
+
+        asyncio.run(main())
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        yield
+    finally:
+        release.set()
+        holder.join()
+
+
+def test_a_replayed_sale_reads_and_locks_no_customer(tenant: Tenant, database_url: str) -> None:
+    customer = tenant.register()
+    body = payloads.sale(payloads.new_id(), customer, [payloads.position(PRODUCT, 1, 1000)])
+    assert tenant.post("/retaildemand", body).status_code == 201
+    with _customer_row_held(database_url, customer):
+        started = time.monotonic()
+        again = tenant.post("/retaildemand", body)
+        seconds = time.monotonic() - started
+        # A new sale of the same customer waits for the lock, as it must.
+        other = tenant.post(
+            "/retaildemand",
+            payloads.sale(payloads.new_id(), customer, [payloads.position(PRODUCT, 1, 1000)]),
+        )
+    assert again.status_code == 201 and again.headers["Idempotency-Replayed"] == "true"
+    assert seconds < 0.9  # the lock wait alone would take a second (lock_timeout)
+    assert other.status_code == 503

@@ -180,6 +180,8 @@ class RequestGuardMiddleware:
         except asyncio.CancelledError:
             # Ours alone (no one else asked to cancel the task): the till has its 503.
             if not deadline.expired or task.uncancel() > 0:
+                if deadline.refusal is not None:
+                    deadline.refusal.cancel()  # the server answers a cancelled request itself
                 raise
         except Exception as exc:
             if not deadline.expired:

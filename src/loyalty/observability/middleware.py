@@ -76,8 +76,10 @@ class RequestObservabilityMiddleware:
         route = self.templates().match(scope.get("path", "")) or UNMATCHED_ROUTE
         context = begin_request(request_id, scope["method"], route)
         outcome: dict[str, Any] = {"status": 500, "replayed": False, "started": False}
+        answered_at: float | None = None
 
         async def send_with_request_id(message: Message) -> None:
+            nonlocal answered_at
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 headers[REQUEST_ID_HEADER] = request_id
@@ -86,6 +88,8 @@ class RequestObservabilityMiddleware:
                     replayed=headers.get(REPLAY_HEADER) == "true",
                     started=True,
                 )
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                answered_at = time.perf_counter()
             await send(message)
 
         started_at = time.perf_counter()
@@ -99,7 +103,10 @@ class RequestObservabilityMiddleware:
                 raise
         finally:
             metrics.HTTP_REQUESTS_IN_PROGRESS.dec()
-            self._record(context, scope, outcome, time.perf_counter() - started_at)
+            # The latency is the till's: until the answer's last byte, not until a request cut
+            # at its deadline has finished cleaning up behind its 503.
+            finished_at = answered_at if answered_at is not None else time.perf_counter()
+            self._record(context, scope, outcome, finished_at - started_at)
 
     def _record(
         self, context: RequestContext, scope: Scope, outcome: dict[str, Any], seconds: float

@@ -159,7 +159,12 @@ def _claim_and_find_statement(by_our_id: bool) -> driver.Statement:
         .returning(sale.c.id)
         .cte("claimed")
     )
-    found = reference_select(by_our_id, "share").cte("found")
+    # The claim first (a one-time filter on it): a replay, or a copy waiting on the original's
+    # uncommitted claim, holds no lock on the customer; a new sale locks them after its claim,
+    # as when these were two statements.
+    found = (
+        reference_select(by_our_id, "share").where(sa.exists(sa.select(claimed.c.id))).cte("found")
+    )
     one = sa.select(sa.literal(1).label("one")).subquery("one")
     return driver.compiled(
         sa.select(
@@ -176,7 +181,7 @@ async def claim_and_find_customer(
     sale's id or None when the key is taken, the customer's row or None).
 
     Both come before the customer's balance lock, so the section under that lock is no
-    longer; on a replay the customer's row is share-locked for nothing, briefly."""
+    longer. On a replay no customer is read (and none locked): the row is None."""
     by_our_id, params = reference_params(values["account_id"], reference)
     row = await driver.fetch_one(session, _claim_and_find_statement(by_our_id), values | params)
     assert row is not None, "the statement always returns one row"
