@@ -17,10 +17,15 @@ from pathlib import Path
 
 import psutil
 
-from bench.run import closed, database, drop_database, free_port, tree_cpu_seconds, wait_for
+from bench.run import (
+    closed,
+    drop_database,
+    free_port,
+    small_seeded_database,
+    tree_cpu_seconds,
+    wait_for,
+)
 from bench.scenarios import TOKEN_HEADER, Workload
-from bench.seed import run_seed
-from loyalty.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,13 +38,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=2_000)
     args = parser.parse_args()
 
-    admin_url, url = database(args)
-    seeded = run_seed(
-        url,
-        customers=args.customers,
-        ledger_entries=args.customers * 10,
-        settings=Settings(DATABASE_URL=url),
-    )
+    admin_url, url, seeded = small_seeded_database(args)
     port = free_port()
     environment = os.environ | {
         "DATABASE_URL": url,

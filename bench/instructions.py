@@ -30,10 +30,8 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
-from bench.run import database, drop_database
+from bench.run import checked_trees, drop_database, small_seeded_database
 from bench.scenarios import TOKEN_HEADER, Workload
-from bench.seed import run_seed
-from loyalty.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 WARM_UP_REQUESTS = 200
@@ -54,18 +52,9 @@ def main() -> None:
     if args.child is not None:
         _serve_in_process(args.child, args.operation, args.requests)
         return
-    trees = [tree.resolve() for tree in args.trees or [ROOT]]
-    for tree in trees:
-        if not (tree / "src" / "loyalty").is_dir():
-            parser.error(f"{tree} holds no src/loyalty")
+    trees = checked_trees(parser, args.trees or [ROOT])
 
-    admin_url, url = database(args)
-    seeded = run_seed(
-        url,
-        customers=args.customers,
-        ledger_entries=args.customers * 10,
-        settings=Settings(DATABASE_URL=url),
-    )
+    admin_url, url, seeded = small_seeded_database(args)
     try:
         with tempfile.TemporaryDirectory() as scratch:
             seed_file = Path(scratch) / "seeded.pickle"

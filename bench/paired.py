@@ -31,17 +31,17 @@ import psutil
 
 from bench.loadgen import Flow
 from bench.run import (
+    checked_trees,
     closed,
-    database,
     drop_database,
     free_port,
     postgres_cpu_seconds,
+    small_seeded_database,
     tree_cpu_seconds,
     wait_for,
 )
 from bench.scenarios import TOKEN_HEADER, Workload
-from bench.seed import plain_url, run_seed
-from loyalty.config import Settings
+from bench.seed import plain_url
 
 POOL_SIZE = 16  # as bench.run sets it for 32 connections over 2 workers
 
@@ -100,18 +100,9 @@ def main() -> None:
         help="LOYALTY_MAX_REQUESTS_IN_FLIGHT for every tree (default: each version's own)",
     )
     args = parser.parse_args()
-    trees = [tree.resolve() for tree in args.trees]
-    for tree in trees:
-        if not (tree / "src" / "loyalty").is_dir():
-            parser.error(f"{tree} holds no src/loyalty")
+    trees = checked_trees(parser, args.trees)
 
-    admin_url, url = database(args)
-    seeded = run_seed(
-        url,
-        customers=args.customers,
-        ledger_entries=args.customers * 10,
-        settings=Settings(DATABASE_URL=url),
-    )
+    admin_url, url, seeded = small_seeded_database(args)
     headers = {TOKEN_HEADER: seeded.token}
     connections = 50 if args.operation == "hot" else 32
     try:

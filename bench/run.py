@@ -32,7 +32,7 @@ import psutil
 
 from bench import commit_sql, loadgen
 from bench.scenarios import TOKEN_HEADER, Workload
-from bench.seed import plain_url, run_seed
+from bench.seed import Seeded, plain_url, run_seed
 from loyalty.config import Settings
 from loyalty.db.embedded import start_embedded
 from loyalty.db.migrate import upgrade_to_head
@@ -213,6 +213,28 @@ def database(args: argparse.Namespace) -> tuple[str, str]:
     url = head.rsplit("/", 1)[0] + f"/{name}" + (f"?{tail}" if tail else "")
     upgrade_to_head(Settings(DATABASE_URL=url))
     return admin, url
+
+
+def small_seeded_database(args: argparse.Namespace) -> tuple[str, str, Seeded]:
+    """(admin URL, database URL, what was seeded): `database(args)` with `args.customers`
+    customers and ten ledger entries each, the comparison tools' database."""
+    admin, url = database(args)
+    seeded = run_seed(
+        url,
+        customers=args.customers,
+        ledger_entries=args.customers * 10,
+        settings=Settings(DATABASE_URL=url),
+    )
+    return admin, url, seeded
+
+
+def checked_trees(parser: argparse.ArgumentParser, trees: list[Path]) -> list[Path]:
+    """The checkouts to compare, resolved; the parser refuses one without the service's code."""
+    resolved = [tree.resolve() for tree in trees]
+    for tree in resolved:
+        if not (tree / "src" / "loyalty").is_dir():
+            parser.error(f"{tree} holds no src/loyalty")
+    return resolved
 
 
 RECOVERY_SECONDS = 10.0

@@ -4,15 +4,10 @@ statement after it is taken."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
-import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +15,7 @@ from loyalty.ledger import repository as ledger_repository
 from loyalty.ledger.schemas import DocumentWrite, TransactionHeader, TransactionKind
 from tests.conftest import Tenant
 from tests.support import payloads
+from tests.support.locks import HeldRowLock
 from tests.support.statements import sent_statements
 
 PRODUCT = "9c56720c-e8a7-4fdc-aea4-7104f28207be"
@@ -142,44 +138,15 @@ def test_a_sale_naming_the_customer_by_our_id_finds_them_with_the_claim(tenant: 
     assert tenant.balance(customer) == stored["earned_points"] > 0  # type: ignore[operator]
 
 
-@contextmanager
-def _customer_row_held(database_url: str, ms_id: str) -> Iterator[None]:
-    """The customer's row locked FOR UPDATE by another connection (a block or a merge
-    in progress) for as long as the block runs."""
-    holding, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        async def main() -> None:
-            connection = await asyncpg.connect(
-                database_url.replace("postgresql+asyncpg", "postgresql")
-            )
-            try:
-                async with connection.transaction():
-                    await connection.execute(
-                        "SELECT 1 FROM customer WHERE moysklad_id = $1 FOR UPDATE", ms_id
-                    )
-                    holding.set()
-                    await asyncio.get_running_loop().run_in_executor(None, release.wait, 10)
-            finally:
-                await connection.close()
-
-        asyncio.run(main())
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert holding.wait(10)
-        yield
-    finally:
-        release.set()
-        holder.join()
-
-
-def test_a_replayed_sale_reads_and_locks_no_customer(tenant: Tenant, database_url: str) -> None:
+def test_a_replayed_sale_reads_and_locks_no_customer(tenant: Tenant) -> None:
     customer = tenant.register()
     body = payloads.sale(payloads.new_id(), customer, [payloads.position(PRODUCT, 1, 1000)])
     assert tenant.post("/retaildemand", body).status_code == 201
-    with _customer_row_held(database_url, customer):
+    # Another transaction (a block or a merge in progress) holds the customer's row.
+    held = HeldRowLock(
+        tenant.db.url, "SELECT 1 FROM customer WHERE moysklad_id = $1 FOR UPDATE", customer
+    )
+    try:
         started = time.monotonic()
         again = tenant.post("/retaildemand", body)
         seconds = time.monotonic() - started
@@ -188,6 +155,8 @@ def test_a_replayed_sale_reads_and_locks_no_customer(tenant: Tenant, database_ur
             "/retaildemand",
             payloads.sale(payloads.new_id(), customer, [payloads.position(PRODUCT, 1, 1000)]),
         )
+    finally:
+        held.release()
     assert again.status_code == 201 and again.headers["Idempotency-Replayed"] == "true"
     assert seconds < 0.9  # the lock wait alone would take a second (lock_timeout)
     assert other.status_code == 503

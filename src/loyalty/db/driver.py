@@ -14,7 +14,7 @@ them with `loyalty.db.errors`, which reads the SQLSTATE from either.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
@@ -64,14 +64,9 @@ class Statement:
             raise TypeError(f"statement parameter {missing} is not bound") from None
 
 
-def compiled(clause: sa.ClauseElement, *, column_keys: Sequence[str] | None = None) -> Statement:
-    """`clause` for the driver. An INSERT compiles for exactly the `column_keys` it is given."""
-    done = cast(
-        SQLCompiler,
-        clause.compile(
-            dialect=_DIALECT, column_keys=list(column_keys) if column_keys is not None else None
-        ),
-    )
+def compiled(clause: sa.ClauseElement) -> Statement:
+    """`clause` for the driver; an INSERT names its columns' bind parameters in `values()`."""
+    done = cast(SQLCompiler, clause.compile(dialect=_DIALECT))
     names = tuple(done.positiontup or ())
     defaults = {name: value for name, value in done.params.items() if value is not None}
     return Statement(done.string, names, defaults)

@@ -66,18 +66,17 @@ def _refuse_closed_connection(dbapi_connection: Any, record: Any, proxy: Any) ->
         raise exc.DisconnectionError("connection closed by the server")
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+def make_sessionmaker(
+    engine: AsyncEngine, *, info: dict[str, Any] | None = None
+) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False, info=info)
 
 
 def make_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions for endpoints that only read: autocommit, so no BEGIN/COMMIT round trips, and
     their driver statements on a connection of their own (`loyalty.db.driver`)."""
-    return async_sessionmaker(
-        engine.execution_options(isolation_level="AUTOCOMMIT"),
-        expire_on_commit=False,
-        autoflush=False,
-        info={STATEMENTS_ON_POOL: True},
+    return make_sessionmaker(
+        engine.execution_options(isolation_level="AUTOCOMMIT"), info={STATEMENTS_ON_POOL: True}
     )
 
 

@@ -130,12 +130,13 @@ CLAIM_COLUMNS = (
     "no_cash_sum_minor",
     "requested_earn_points",
 )
-_CLAIM = driver.compiled(
+_CLAIM_INSERT = (
     pg_insert(sale)
+    .values({name: sa.bindparam(name, type_=sale.c[name].type) for name in CLAIM_COLUMNS})
     .on_conflict_do_nothing(index_elements=["account_id", "idempotency_key"])
-    .returning(sale.c.id),
-    column_keys=CLAIM_COLUMNS,
+    .returning(sale.c.id)
 )
+_CLAIM = driver.compiled(_CLAIM_INSERT)
 _BY_KEY = sa.select(sale).where(
     sale.c.account_id == sa.bindparam("account_id"),
     sale.c.idempotency_key == sa.bindparam("key"),
@@ -152,13 +153,7 @@ async def claim(session: AsyncSession, values: dict[str, Any]) -> int | None:
 
 @functools.cache
 def _claim_and_find_statement(by_our_id: bool) -> driver.Statement:
-    claimed = (
-        pg_insert(sale)
-        .values({name: sa.bindparam(name, type_=sale.c[name].type) for name in CLAIM_COLUMNS})
-        .on_conflict_do_nothing(index_elements=["account_id", "idempotency_key"])
-        .returning(sale.c.id)
-        .cte("claimed")
-    )
+    claimed = _CLAIM_INSERT.cte("claimed")
     # The claim first (a one-time filter on it): a replay, or a copy waiting on the original's
     # uncommitted claim, holds no lock on the customer; a new sale locks them after its claim,
     # as when these were two statements.
